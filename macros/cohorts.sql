@@ -1,0 +1,97 @@
+{#- cohorts: keys grouped by a shared prefix, top-k by traffic.
+
+    src        usage relation (see usage.sql)
+    text_keys  true when key is text; integer keys are grouped by their decimal text
+    mode       'prefix' (first prefix_len characters) or 'delimiter' (up to the depth-th delimiter)
+    prefix_len SQL expression, characters kept in 'prefix' mode (bytes keys arrive as hex: 2 per byte)
+    delimiter  SQL expression, the delimiter string in 'delimiter' mode
+    depth      SQL expression, segments kept in 'delimiter' mode (1 .. max_depth)
+    max_depth  how many delimiter positions to compute (the largest depth a caller may pass)
+    rank_by    'hits' or 'bytes'
+    top_k      SQL expression, cohorts returned
+
+    Columns: rank, cohort, keys, hits, bytes, hit_share, byte_share.
+    Ties are broken by the other measure, then hash60 of the cohort, then the cohort itself. -#}
+{% import '_helpers.sql' as h %}
+{% if mode not in ('prefix', 'delimiter') %}{{ raise_error("cohorts: mode must be 'prefix' or 'delimiter', got " ~ mode) }}{% endif %}
+{% if rank_by not in ('hits', 'bytes') %}{{ raise_error("cohorts: rank_by must be 'hits' or 'bytes', got " ~ rank_by) }}{% endif %}
+{% set other = 'bytes' if rank_by == 'hits' else 'hits' %}
+{% set k = 'key' if text_keys else 'CAST(key AS VARCHAR)' %}
+WITH keys AS (
+    SELECT {{ k }} AS k, hits, bytes
+    FROM {{ src }}
+    WHERE key IS NOT NULL
+),
+{% if mode == 'prefix' %}
+prefixed AS (
+    SELECT substr(k, 1, {{ prefix_len }}) AS cohort, hits, bytes
+    FROM keys
+),
+{% else %}
+{#- p_i = position of the i-th delimiter (0 when there are fewer); one CTE per level keeps the
+    SQL linear in max_depth instead of nesting expressions. -#}
+level_1 AS (
+    SELECT k, hits, bytes, strpos(k, {{ delimiter }}) AS p_1
+    FROM keys
+),
+{% for i in range(2, max_depth + 1) %}
+level_{{ i }} AS (
+    SELECT level_{{ i - 1 }}.*,
+        CASE
+            WHEN p_{{ i - 1 }} = 0 THEN 0
+            WHEN strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }}) = 0 THEN 0
+            ELSE p_{{ i - 1 }} + length({{ delimiter }}) - 1
+                + strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }})
+        END AS p_{{ i }}
+    FROM level_{{ i - 1 }}
+),
+{% endfor %}
+prefixed AS (
+    SELECT
+        CASE
+{% for i in range(1, max_depth + 1) %}
+            WHEN {{ depth }} = {{ i }} THEN (CASE WHEN p_{{ i }} = 0 THEN k ELSE substr(k, 1, p_{{ i }} - 1) END)
+{% endfor %}
+            ELSE k
+        END AS cohort,
+        hits,
+        bytes
+    FROM level_{{ max_depth }}
+),
+{% endif %}
+grouped AS (
+    SELECT
+        cohort,
+        CAST(count(*) AS BIGINT) AS keys,
+        CAST(sum(hits) AS BIGINT) AS hits,
+        CAST(sum(bytes) AS BIGINT) AS bytes
+    FROM prefixed
+    GROUP BY cohort
+),
+totals AS (
+    SELECT CAST(sum(hits) AS BIGINT) AS all_hits, CAST(sum(bytes) AS BIGINT) AS all_bytes
+    FROM grouped
+),
+ranked AS (
+    SELECT
+        row_number() OVER (
+            ORDER BY {{ rank_by }} DESC, {{ other }} DESC, {{ h.hash60('cohort') }} ASC, cohort ASC
+        ) AS rank,
+        cohort,
+        keys,
+        hits,
+        bytes
+    FROM grouped
+)
+SELECT
+    CAST(rank AS BIGINT) AS rank,
+    cohort,
+    keys,
+    hits,
+    bytes,
+    {{ h.ratio('hits', 'all_hits') }} AS hit_share,
+    {{ h.ratio('bytes', 'all_bytes') }} AS byte_share
+FROM ranked
+CROSS JOIN totals
+WHERE rank <= {{ top_k }}
+ORDER BY rank ASC

@@ -1,0 +1,57 @@
+{#- extents: coalesce the pages that objects span into runs of consecutive pages (gaps and islands).
+
+    src        relation with one row per object: address, size (bytes), hits, bytes, and the
+               partition columns; an object covers pages page(address) .. page(address + size - 1)
+    page_size  SQL expression, bytes per page (2^page_bits)
+    partition  list of column names to coalesce within (e.g. ['wave'] or ['request']); may be empty
+
+    Columns: the partition columns, extent (0-based within its partition), first_page, last_page,
+    pages, objects, hits, bytes. Objects are merged as intervals rather than expanded into pages,
+    so the work is one sort of the objects whatever their sizes. -#}
+{% import '_helpers.sql' as h %}
+{% set part = partition | join(', ') %}
+{% set by = ('PARTITION BY ' ~ part ~ ' ') if partition else '' %}
+WITH spans AS (
+    SELECT
+{% for c in partition %}
+        {{ c }},
+{% endfor %}
+        {{ h.page_of('address', page_size) }} AS first_page,
+        {{ h.page_of('address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)', page_size) }} AS last_page,
+        address,
+        hits,
+        bytes
+    FROM {{ src }}
+),
+reach AS (
+    SELECT
+        spans.*,
+        max(last_page) OVER (
+            {{ by }}ORDER BY first_page ASC, last_page ASC, address ASC
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS reach_before
+    FROM spans
+),
+islands AS (
+    SELECT
+        reach.*,
+        sum(CASE WHEN reach_before IS NULL OR first_page > reach_before + 1 THEN 1 ELSE 0 END) OVER (
+            {{ by }}ORDER BY first_page ASC, last_page ASC, address ASC
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) - 1 AS extent
+    FROM reach
+)
+SELECT
+{% for c in partition %}
+    {{ c }},
+{% endfor %}
+    CAST(extent AS BIGINT) AS extent,
+    CAST(min(first_page) AS BIGINT) AS first_page,
+    CAST(max(last_page) AS BIGINT) AS last_page,
+    CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
+    CAST(count(*) AS BIGINT) AS objects,
+    CAST(sum(hits) AS BIGINT) AS hits,
+    CAST(sum(bytes) AS BIGINT) AS bytes
+FROM islands
+GROUP BY {% for c in partition %}{{ c }}, {% endfor %}extent
+ORDER BY {% for c in partition %}{{ c }} ASC, {% endfor %}extent ASC

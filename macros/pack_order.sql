@@ -1,0 +1,53 @@
+{#- pack_order: a byte layout of the keys, with offsets aligned to `align` bytes.
+
+    src         usage relation (see usage.sql)
+    strategy    SQL expression naming a strategy ('hot', 'first-touch', ...)
+    strategies  the strategy table (sqlwave/strategies.py): name -> [(column, 'ASC'|'DESC')]
+    align       SQL expression, the alignment in bytes (a power of two, e.g. the page size)
+
+    Columns: rank (1-based), key, size, aligned_size, byte_offset, hits, bytes, first_pos, last_pos, h60.
+    Every strategy's order is a list of CASE columns, so one query serves them all and the shell
+    macro can take the strategy as an argument; DESC is spelled as an ascending negation. -#}
+{% import '_helpers.sql' as h %}
+{% set width = strategies.values() | map('length') | max %}
+WITH ranked AS (
+    SELECT
+        row_number() OVER (
+            ORDER BY
+{% for i in range(width) %}
+                CASE {{ strategy }}
+{% for name, columns in strategies.items() if columns | length > i %}
+                    WHEN '{{ name }}' THEN {{ '-' if columns[i][1] == 'DESC' else '' }}{{ columns[i][0] }}
+{% endfor %}
+                    ELSE 0
+                END ASC,
+{% endfor %}
+                h60 ASC,
+                key ASC
+        ) AS rank,
+        key,
+        size,
+        {{ h.align_up('size', align) }} AS aligned_size,
+        hits,
+        bytes,
+        first_pos,
+        last_pos,
+        h60
+    FROM {{ src }}
+    WHERE key IS NOT NULL
+)
+SELECT
+    CAST(rank AS BIGINT) AS rank,
+    key,
+    size,
+    CAST(aligned_size AS BIGINT) AS aligned_size,
+    CAST(sum(aligned_size) OVER (
+        ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - aligned_size AS BIGINT) AS byte_offset,
+    hits,
+    bytes,
+    first_pos,
+    last_pos,
+    h60
+FROM ranked
+ORDER BY rank ASC

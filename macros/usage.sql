@@ -1,0 +1,29 @@
+{#- usage: one row per key, from one scan of the access log. Every other macro reads this.
+
+    src      relation with the log
+    key      SQL expression for the key (already normalised: text, integer, or hex text of bytes)
+    size     SQL expression for the object size in bytes (a literal 1 when the log has none)
+    pos      SQL expression for the access position (0-based, dense, in access order)
+    request  SQL expression for the request id, or none
+
+    Columns: key, hits, bytes, size, first_pos, last_pos, requests, size_nulls, size_min, h60.
+    NULL keys stay as one group (key IS NULL) so that metrics can count them; the other macros
+    filter them out. -#}
+{% import '_helpers.sql' as h %}
+SELECT
+    {{ key }} AS key,
+    CAST(count(*) AS BIGINT) AS hits,
+    CAST(sum({{ size }}) AS BIGINT) AS bytes,
+    CAST(max({{ size }}) AS BIGINT) AS size,
+    CAST(min({{ pos }}) AS BIGINT) AS first_pos,
+    CAST(max({{ pos }}) AS BIGINT) AS last_pos,
+{% if request %}
+    CAST(count(DISTINCT {{ request }}) AS BIGINT) AS requests,
+{% else %}
+    CAST(0 AS BIGINT) AS requests,
+{% endif %}
+    CAST(sum(CASE WHEN {{ size }} IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS size_nulls,
+    CAST(min({{ size }}) AS BIGINT) AS size_min,
+    {{ h.hash60('CAST(' ~ key ~ ' AS VARCHAR)') }} AS h60
+FROM {{ src }}
+GROUP BY {{ key }}

@@ -1,0 +1,45 @@
+"""The `sqlwave` command line: thin commands that parse options, call the library, print."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from sqlwave import __version__
+from sqlwave.errors import SqlwaveError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn SqlwaveError into `Error: …` on stderr and exit 1; --debug shows the traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SqlwaveError as e:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(no_args_is_help=True)
+@click.version_option(__version__, prog_name="sqlwave")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Turn GPU-cache access logs into load decisions with SQL macros on DuckDB."""
+
+
+def main() -> None:
+    from sqlwave.commands import register
+
+    register(cli)
+    cli()

@@ -1,0 +1,93 @@
+"""`sqlwave export`, `sqlwave schema` and `sqlwave example-logs`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from sqlwave.cli import handle_errors
+
+
+@click.command()
+@click.option("--logs", multiple=True, help="Parquet file, folder or glob (repeatable). "
+              "Default: the built-in example log.")
+@click.option("--key", "key_col", default="key", show_default=True, help="Key column.")
+@click.option("--size", "size_col", default=None, help="Object size column, in bytes.")
+@click.option("--request-col", default=None, help="Request id column (distinct requests per key).")
+@click.option("--out", default="wavespec.json", show_default=True, help="WaveSpec JSON to write.")
+@click.option("--pack-order-out", default=None, help="Also write the full pack order as Parquet.")
+@click.option("--prefix-len", type=int, default=None, help="Cohorts by the first N characters "
+              "(bytes for BLOB keys).")
+@click.option("--delimiter", default=None, help="Cohorts by delimiter depth, e.g. '.'. "
+              "Default: the separator most keys contain.")
+@click.option("--depth", type=int, default=3, show_default=True, help="Segments kept with --delimiter.")
+@click.option("--rank-by", type=click.Choice(["hits", "bytes"]), default="hits", show_default=True)
+@click.option("--top-k", type=int, default=20, show_default=True, help="Cohorts to keep.")
+@click.option("--page-bits", type=int, default=12, show_default=True, help="Page = address >> bits.")
+@click.option("--align-bits", type=int, default=None, help="Pack offset alignment (default: page).")
+@click.option("--key-scale", type=int, default=1, show_default=True,
+              help="Bytes per integer key unit (512 for 512-byte block numbers).")
+@click.option("--order", default="hot", show_default=True, help="Pack order strategy: "
+              "hot, first-touch, last-touch.")
+@click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB.")
+@click.option("--capacity", default=None, help="Cache capacity, e.g. 80GiB (for occupancy).")
+@click.option("--reuse-sample", type=float, default=None,
+              help="Key sample rate for the reuse-time histogram (default: automatic).")
+@click.option("--reuse-exact", is_flag=True, help="Exact reuse-time histogram (every access).")
+@click.option("--null-keys", type=click.Choice(["report", "error"]), default="report",
+              show_default=True, help="What to do with rows whose key is NULL.")
+@click.option("--max-inline", type=int, default=1000, show_default=True,
+              help="Pack-order entries and extents inlined in the JSON.")
+@click.option("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB (spills past it).")
+@click.option("--temp-directory", default=None, help="Where DuckDB spills.")
+@click.option("--threads", type=int, default=None, help="DuckDB threads.")
+@handle_errors
+def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_bytes: str | None,
+           capacity: str | None, reuse_exact: bool, memory_limit: str | None,
+           temp_directory: str | None, threads: int | None, **options: Any) -> None:
+    """Analyse an access log and write a WaveSpec JSON."""
+    from sqlwave.example import example_log_path
+    from sqlwave.export import ExportOptions
+    from sqlwave.units import parse_byte_list, parse_bytes
+    from sqlwave.writer import export_to_file
+
+    if reuse_exact:
+        options["reuse_sample"] = 1.0
+    opts = ExportOptions(
+        wave_bytes=parse_byte_list(wave_bytes) if wave_bytes else None,
+        capacity=parse_bytes(capacity) if capacity else None,
+        engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
+        **options,
+    )
+    if not logs:
+        logs = (str(example_log_path()),)
+        if opts.size_col is None:
+            opts.size_col, opts.request_col = "size", opts.request_col or "request_id"
+    summary = export_to_file(list(logs), opts, out, pack_order_out)
+    click.echo(summary, err=True)
+
+
+@click.command()
+@click.argument("name", type=click.Choice(["wavespec"]))
+def schema(name: str) -> None:
+    """Print the JSON Schema of an output format."""
+    from sqlwave.wavespec import schema_path
+
+    click.echo(schema_path(name).read_text(encoding="utf-8"), nl=False)
+
+
+@click.command("example-logs")
+@click.option("--rows", type=int, default=100_000, show_default=True)
+@click.option("--out", required=True, help="Parquet file to write.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@handle_errors
+def example_logs(rows: int, out: str, seed: int) -> None:
+    """Generate a realistic access log (hierarchical keys, Zipf popularity, requests, sizes)."""
+    from sqlwave.example import write_example_log
+
+    write_example_log(out, rows=rows, seed=seed)
+    click.echo(f"wrote {rows} rows to {out}", err=True)
+
+
+COMMANDS = [export, schema, example_logs]

@@ -1,0 +1,140 @@
+"""DuckDB over Parquet: the connection, its settings, and the access log as a view.
+
+The log becomes the view `sqlwave_log(key, size, request, pos)`: the key normalised (bytes as hex
+text), sizes as BIGINT, and a dense access position in file order, so every macro sees one shape
+whatever the user's column names. Identifiers are quoted with sqlglot, never pasted.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from sqlwave.errors import InputError, ParameterError, did_you_mean
+
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "HUGEINT", "UHUGEINT")
+TEXT_TYPES = ("VARCHAR",)
+BYTES_TYPES = ("BLOB",)
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB so that any column name is safe.
+
+    >>> quote('my "key"; DROP TABLE x')
+    '"my ""key""; DROP TABLE x"'
+    """
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def literal(value: str) -> str:
+    """A SQL string literal.
+
+    >>> literal("it's")
+    "'it''s'"
+    """
+    return exp.Literal.string(value).sql(dialect="duckdb")
+
+
+def connect(
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that spills to `temp_directory` past `memory_limit`."""
+    con = duckdb.connect(":memory:")
+    if memory_limit:
+        _set(con, "memory_limit", memory_limit)
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        _set(con, "temp_directory", temp_directory)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    # Output must not depend on the order threads finish in; every query orders explicitly, and
+    # this keeps scans in file order for the position column.
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def _set(con: duckdb.DuckDBPyConnection, name: str, value: str) -> None:
+    try:
+        con.execute(f"SET {name} = {literal(value)}")
+    except duckdb.Error as e:
+        raise ParameterError(f"cannot set {name} to {value!r}: {first_line(e)}") from e
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """Run a query and return an Arrow table (DuckDB 1.5 and 2.x spell this differently)."""
+    rel = con.sql(sql)
+    if hasattr(rel, "to_arrow_table"):
+        return rel.to_arrow_table()
+    return rel.arrow()  # pragma: no cover - DuckDB < 1.4
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+@dataclass
+class LogSource:
+    """Where the log came from, as recorded in the WaveSpec."""
+
+    files: list[str] = field(default_factory=list)
+    file_rows: list[int] = field(default_factory=list)
+    file_bytes: list[int] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    kind: str = "parquet"
+
+
+def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str]]) -> list[str]:
+    """Resolve a path, glob, folder or list of them to sorted Parquet files; fail clearly."""
+    items = [logs] if isinstance(logs, (str, os.PathLike)) else list(logs)
+    if not items:
+        raise InputError("no log files given; pass --logs PATH (a file, folder or glob)")
+    files: list[str] = []
+    for item in items:
+        text = os.fspath(item)
+        if glob.has_magic(text):
+            found = sorted(glob.glob(text, recursive=True))
+            if not found:
+                raise InputError(f"no files match {text!r}; check the pattern and quote it in the shell")
+            files.extend(f for f in found if os.path.isfile(f))
+        elif os.path.isdir(text):
+            found = sorted(glob.glob(os.path.join(text, "**", "*.parquet"), recursive=True))
+            if not found:
+                raise InputError(f"folder {text!r} holds no .parquet files")
+            files.extend(found)
+        elif os.path.isfile(text):
+            files.append(text)
+        else:
+            raise InputError(f"log file {text!r} does not exist; check the path")
+    for f in files:
+        _check_parquet(f)
+    return files
+
+
+def _check_parquet(path: str) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size >= 8:
+            fh.seek(-4, os.SEEK_END)
+            tail = fh.read(4)
+        else:
+            tail = b""
+    if head != b"PAR1" or tail != b"PAR1":
+        raise InputError(f"{path!r} is not a Parquet file (no PAR1 magic); convert it to Parquet first")

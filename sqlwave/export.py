@@ -1,0 +1,291 @@
+"""export_wave_spec: an access log in, a WaveSpec dict out."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlwave import __version__
+from sqlwave.engine import connect, fetch_dicts
+from sqlwave.errors import InputError, ParameterError
+from sqlwave.log import bind_log
+from sqlwave.progress import Progress
+from sqlwave.session import Session
+from sqlwave.wavespec import FORMAT, fingerprint, key_value, rows_of
+
+DEFAULT_DELIMITERS = ("/", ".", ":", "|")
+
+
+@dataclass
+class ExportOptions:
+    """Every parameter of an export; all of them are recorded in the WaveSpec."""
+
+    key_col: str = "key"
+    size_col: str | None = None
+    request_col: str | None = None
+    prefix_len: int | None = None
+    delimiter: str | None = None
+    depth: int = 3
+    rank_by: str = "hits"
+    top_k: int = 20
+    page_bits: int = 12
+    align_bits: int | None = None
+    key_scale: int = 1
+    order: str = "hot"
+    wave_bytes: list[int] | None = None
+    capacity: int | None = None
+    reuse_sample: float | None = None
+    null_keys: str = "report"
+    max_inline: int = 1000
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if not 0 <= self.page_bits <= 40:
+            raise ParameterError(f"page_bits must be between 0 and 40, got {self.page_bits}")
+        if self.align_bits is not None and not 0 <= self.align_bits <= 40:
+            raise ParameterError(f"align_bits must be between 0 and 40, got {self.align_bits}")
+        if not 1 <= self.top_k <= 100_000:
+            raise ParameterError(f"top_k must be between 1 and 100000, got {self.top_k}")
+        if self.prefix_len is not None and not 1 <= self.prefix_len <= 4096:
+            raise ParameterError(f"prefix_len must be between 1 and 4096, got {self.prefix_len}")
+        if self.prefix_len is not None and self.delimiter is not None:
+            raise ParameterError("give either a prefix length or a delimiter, not both")
+        if self.delimiter == "":
+            raise ParameterError("the delimiter must not be empty")
+        if self.rank_by not in ("hits", "bytes"):
+            raise ParameterError(f"rank_by must be 'hits' or 'bytes', got {self.rank_by!r}")
+        if self.key_scale < 1:
+            raise ParameterError(f"key_scale must be at least 1, got {self.key_scale}")
+        if self.reuse_sample is not None and not 0 < self.reuse_sample <= 1:
+            raise ParameterError(f"reuse sample rate must be in (0, 1], got {self.reuse_sample}")
+        if self.null_keys not in ("report", "error"):
+            raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
+        if not 0 <= self.max_inline <= 1_000_000:
+            raise ParameterError(f"max_inline must be between 0 and 1000000, got {self.max_inline}")
+        if self.wave_bytes is not None and any(b <= 0 for b in self.wave_bytes):
+            raise ParameterError("wave budgets must be positive byte sizes")
+
+
+def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = None,
+                     **options: Any) -> dict[str, Any]:
+    """Analyse an access log and return a WaveSpec (a JSON-ready dict).
+
+    `logs` is a Parquet path, glob, folder or list of them, a `pyarrow.Table` or a DuckDB
+    relation. Options are the fields of `ExportOptions`.
+
+    >>> import pyarrow as pa
+    >>> log = pa.table({"key": ["a.x", "a.y", "a.x", "b.z"], "size": [10, 20, 10, 5]})
+    >>> spec = export_wave_spec(log, "key", "size", delimiter=".", depth=1)
+    >>> spec["format"], spec["metrics"]["rows"], spec["cohorts"][0]["cohort"]
+    ('sqlwave.wavespec/1', 4, 'a')
+    """
+    spec, _ = build_wave_spec(logs, ExportOptions(key_col=key_col, size_col=size_col, **options))
+    return spec
+
+
+def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | None = None,
+                    progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
+    """The export itself; also returns the session so callers can write the sidecar."""
+    opts.check()
+    progress = progress or Progress(enabled=False)
+    con = connect(**opts.engine)
+    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col)
+    session = Session(con, log)
+    with progress.stage("scanning the log", con):
+        session.usage()
+    metrics = _checked_metrics(session, opts)
+    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
+    with progress.stage("cohorts", con):
+        cohorts = _cohorts(session, opts)
+    with progress.stage("pack order and waves", con):
+        pack = session.pack(opts.order, align_bits)
+        total = int(fetch_dicts(con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
+        budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
+        boundaries = cumulative(budgets)
+        waves = session.waves(pack, boundaries)
+        wave_rows = session.wave_summary(waves)
+    with progress.stage("extents", con):
+        objects = session.addressed(waves, opts.key_scale)
+        extents = _extent_section(session, objects, opts)
+        per_wave = session.extent_counts(objects, opts.page_bits, "wave")
+    for w in wave_rows:
+        w["extents"] = per_wave.get(w["wave"], 0)
+    with progress.stage("reuse times", con):
+        metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
+    if opts.capacity:
+        metrics["hot_hit_share_at_capacity"] = _hot_share(session, align_bits, opts.capacity)
+    spec = {
+        "format": FORMAT,
+        "generator": {"name": "sqlwave", "version": __version__},
+        "source": _source(log),
+        "parameters": _parameters(opts, align_bits, budgets, metrics),
+        "metrics": metrics,
+        "cohorts": rows_of(cohorts),
+        "pack_order": _pack_section(session, pack, opts, align_bits, pack_order_out),
+        "waves": wave_rows,
+        "extents": extents,
+    }
+    return spec, session
+
+
+def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
+    metrics = session.metrics(opts.capacity)
+    if metrics["rows"] == 0:
+        raise InputError("the log is empty (0 rows); nothing to export")
+    if metrics["null_keys"]:
+        message = (f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key; they are "
+                   "counted in metrics.null_keys and left out of cohorts, pack order and extents")
+        if opts.null_keys == "error":
+            raise InputError(message + "; drop or fill them, or pass --null-keys report")
+        print(f"Warning: {message}", file=sys.stderr)
+    if metrics["rows"] == metrics["null_keys"]:
+        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
+    problems = session.size_problems()
+    if problems["nulls"]:
+        raise InputError(f"{problems['nulls']} rows have a NULL size in column {opts.size_col!r}; "
+                         "fill them or leave out --size")
+    if problems["negative"]:
+        raise InputError(f"{problems['negative']} keys have a negative size in column "
+                         f"{opts.size_col!r}; sizes are byte counts and must be >= 0")
+    return metrics
+
+
+def _cohorts(session: Session, opts: ExportOptions) -> Any:
+    delimiter, prefix_len = opts.delimiter, opts.prefix_len
+    if delimiter is None and prefix_len is None:
+        delimiter = _guess_delimiter(session)
+        if delimiter is None:
+            prefix_len = 4
+        opts.delimiter, opts.prefix_len = delimiter, prefix_len
+    return session.cohorts(prefix_len=prefix_len, delimiter=delimiter, depth=opts.depth,
+                           rank_by=opts.rank_by, top_k=opts.top_k)
+
+
+def _guess_delimiter(session: Session) -> str | None:
+    """The separator that most keys contain, for text keys; None for integers and bytes."""
+    if session.log.key_type != "string":
+        return None
+    cols = ", ".join(
+        f"CAST(sum(CASE WHEN strpos(key, '{d}') > 0 THEN 1 ELSE 0 END) AS BIGINT) AS d{i}"
+        for i, d in enumerate(DEFAULT_DELIMITERS)
+    )
+    row = fetch_dicts(session.con, f"SELECT {cols} FROM {session.usage()} WHERE key IS NOT NULL")[0]
+    counts = [int(row[f"d{i}"] or 0) for i in range(len(DEFAULT_DELIMITERS))]
+    best = max(range(len(counts)), key=lambda i: (counts[i], -i))
+    return DEFAULT_DELIMITERS[best] if counts[best] > 0 else None
+
+
+def default_wave_bytes(total: int) -> list[int]:
+    """Without budgets: a first wave of 5 % of the packed bytes, a second up to 25 %.
+
+    >>> default_wave_bytes(1000)
+    [50, 200]
+    """
+    first = max(1, total // 20)
+    return [first, max(1, total // 4 - first)]
+
+
+def cumulative(budgets: list[int]) -> list[int]:
+    """>>> cumulative([1, 8])
+    [1, 9]
+    """
+    out, running = [], 0
+    for b in budgets:
+        running += b
+        out.append(running)
+    return out
+
+
+def auto_sample_rate(accesses: int) -> float:
+    """Exact up to 2M accesses; above, sample keys so that about 1M accesses remain.
+
+    >>> auto_sample_rate(1000), auto_sample_rate(10_000_000)
+    (1.0, 0.1)
+    """
+    if accesses <= 2_000_000:
+        return 1.0
+    return max(1, round(1_000_000 * 1000 / accesses)) / 1000
+
+
+def _reuse(session: Session, opts: ExportOptions, accesses: int) -> dict[str, Any]:
+    rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
+    rows = session.reuse_histogram(rate)
+    buckets = [
+        {"bucket": int(r["bucket"]), "lo": 2 ** int(r["bucket"]), "hi": 2 ** (int(r["bucket"]) + 1),
+         "reuses": int(r["reuses"]), "estimate": round(int(r["reuses"]) / rate, 3)}
+        for r in rows
+    ]
+    return {"method": "exact" if rate >= 1 else "hash-sampled", "sample_rate": rate,
+            "unit": "accesses", "buckets": buckets}
+
+
+def _hot_share(session: Session, align_bits: int, capacity: int) -> float | None:
+    pack = session.pack("hot", align_bits, table="sqlwave_pack_hot")
+    waves = session.waves(pack, [capacity], table="sqlwave_waves_hot")
+    first = [w for w in session.wave_summary(waves) if w["wave"] == 0]
+    return float(first[0]["hit_share"]) if first else 0.0
+
+
+def _source(log: Any) -> dict[str, Any]:
+    src = log.source
+    return {
+        "kind": src.kind,
+        "files": [{"path": f, "rows": r, "bytes": b}
+                  for f, r, b in zip(src.files, src.file_rows, src.file_bytes)],
+        "rows": sum(src.file_rows),
+        "fingerprint": fingerprint(src.files),
+        "key_type": log.key_type,
+        "columns": src.columns,
+    }
+
+
+def _parameters(opts: ExportOptions, align_bits: int, budgets: list[int],
+                metrics: dict[str, Any]) -> dict[str, Any]:
+    params = asdict(opts)
+    params.pop("engine")
+    params.pop("max_inline")
+    params["align_bits"] = align_bits
+    params["wave_bytes"] = budgets
+    params["cohort_mode"] = "delimiter" if opts.delimiter is not None else "prefix"
+    params["reuse_sample"] = metrics["reuse_time_histogram"]["sample_rate"]
+    return params
+
+
+def _pack_section(session: Session, pack: str, opts: ExportOptions, align_bits: int,
+                  sidecar: str | None) -> dict[str, Any]:
+    head = fetch_dicts(
+        session.con,
+        f"SELECT rank, key, size, aligned_size, byte_offset, hits, bytes FROM {pack} "
+        f"ORDER BY rank ASC LIMIT {opts.max_inline}",
+    )
+    stats = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n, "
+                        f"CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS b FROM {pack}")[0]
+    for entry in head:
+        entry["key"] = key_value(entry["key"], session.log.key_type)
+    return {
+        "strategy": opts.order,
+        "align_bytes": 2**align_bits,
+        "keys": int(stats["n"]),
+        "total_bytes": int(stats["b"]),
+        "inline": head,
+        "truncated": int(stats["n"]) > len(head),
+        "sidecar": sidecar,
+    }
+
+
+def _extent_section(session: Session, objects: str, opts: ExportOptions) -> dict[str, Any]:
+    table = session.create_extents(objects, opts.page_bits)
+    stats = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n, "
+                        f"CAST(COALESCE(sum(pages), 0) AS BIGINT) AS p FROM {table}")[0]
+    top = fetch_dicts(session.con, f"SELECT * FROM {table} ORDER BY hits DESC, first_page ASC "
+                      f"LIMIT {opts.max_inline}")
+    return {
+        "page_bits": opts.page_bits,
+        "address": "key" if session.log.key_type == "integer" else "pack_offset",
+        "key_scale": opts.key_scale,
+        "count": int(stats["n"]),
+        "pages": int(stats["p"]),
+        "inline": top,
+        "truncated": int(stats["n"]) > len(top),
+    }

@@ -1,0 +1,153 @@
+"""Bind an access log (Parquet files, an Arrow table or a DuckDB relation) as `sqlwave_log`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqlwave.engine import (
+    BYTES_TYPES,
+    INTEGER_TYPES,
+    TEXT_TYPES,
+    LogSource,
+    expand_paths,
+    fetch_arrow,
+    first_line,
+    literal,
+    quote,
+)
+from sqlwave.errors import InputError, did_you_mean
+
+LOG_VIEW = "sqlwave_log"
+RAW_VIEW = "sqlwave_raw"
+
+
+@dataclass
+class BoundLog:
+    """The bound log: its source and the normalised key type ('string', 'integer' or 'bytes')."""
+
+    source: LogSource
+    key_type: str
+    has_size: bool
+    has_request: bool
+
+
+def bind_log(
+    con: duckdb.DuckDBPyConnection,
+    logs: Any,
+    key_col: str,
+    size_col: str | None = None,
+    request_col: str | None = None,
+) -> BoundLog:
+    """Create the views `sqlwave_raw` (the user's columns) and `sqlwave_log` (normalised)."""
+    source = _bind_raw(con, logs)
+    types = _column_types(con)
+    source.columns = types
+    for col in (key_col, size_col, request_col):
+        if col is not None and col not in types:
+            raise InputError(
+                f"column {col!r} is not in the log (columns: {', '.join(types)})."
+                + did_you_mean(col, types)
+            )
+    key_type, key_sql = _key_expression(key_col, types[key_col])
+    size_sql = "CAST(1 AS BIGINT)"
+    if size_col is not None:
+        if _base(types[size_col]) not in INTEGER_TYPES:
+            raise InputError(
+                f"size column {size_col!r} has type {types[size_col]}, not an integer byte count; "
+                "cast it to BIGINT or leave out --size"
+            )
+        size_sql = f"CAST({quote(size_col)} AS BIGINT)"
+    request_sql = quote(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key_sql} AS key, {size_sql} AS size, "
+        f"{request_sql} AS request, sqlwave_pos AS pos FROM {RAW_VIEW}"
+    )
+    return BoundLog(source, key_type, size_col is not None, request_col is not None)
+
+
+def _base(type_name: str) -> str:
+    return type_name.split("(")[0].upper()
+
+
+def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
+    base = _base(type_name)
+    if base in INTEGER_TYPES:
+        return "integer", f"CAST({quote(key_col)} AS BIGINT)"
+    if base in TEXT_TYPES:
+        return "string", quote(key_col)
+    if base in BYTES_TYPES:
+        # Bytes keys travel as lower-case hex text: printable in JSON, same on every engine;
+        # a prefix of n bytes is a prefix of 2n hex digits.
+        return "bytes", f"lower(hex({quote(key_col)}))"
+    if "[" in type_name or base in ("STRUCT", "MAP", "UNION", "LIST"):
+        raise InputError(f"key column {key_col!r} has type {type_name}; use a text, bytes or integer column")
+    return "string", f"CAST({quote(key_col)} AS VARCHAR)"
+
+
+def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    cur = con.execute(f"DESCRIBE SELECT * EXCLUDE (sqlwave_pos) FROM {RAW_VIEW}")
+    return {row[0]: str(row[1]) for row in cur.fetchall()}
+
+
+def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> LogSource:
+    if isinstance(logs, duckdb.DuckDBPyRelation):
+        logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
+    if isinstance(logs, pa.Table):
+        return _bind_arrow(con, logs)
+    files = expand_paths(logs)
+    return _bind_parquet(con, files)
+
+
+def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
+    if "sqlwave_pos" in table.column_names:
+        raise InputError("the log has a column named 'sqlwave_pos', which sqlwave reserves; rename it")
+    con.register("sqlwave_arrow", table)
+    # Arrow tables have no file row numbers; the window keeps the table's own row order.
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+        "SELECT *, CAST(row_number() OVER () - 1 AS BIGINT) AS sqlwave_pos FROM sqlwave_arrow"
+    )
+    return LogSource(file_rows=[table.num_rows], kind="arrow")
+
+
+def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource:
+    rows, sizes = [], []
+    for f in files:
+        try:
+            rows.append(pq.ParquetFile(f).metadata.num_rows)
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
+        sizes.append(os.path.getsize(f))
+    file_list = "[" + ", ".join(literal(f) for f in files) + "]"
+    # Position = rows in earlier files + row number in this file: dense and in file order,
+    # without a window over every row.
+    offsets, total = [], 0
+    for n in rows:
+        offsets.append(total)
+        total += n
+    if len(files) == 1:
+        pos = "file_row_number"
+    else:
+        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets))
+        pos = f"file_row_number + CASE sqlwave_file {cases} END"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+            f"SELECT * EXCLUDE (file_row_number, sqlwave_file), CAST({pos} AS BIGINT) AS sqlwave_pos "
+            f"FROM read_parquet({file_list}, filename = 'sqlwave_file', file_row_number = true, "
+            "union_by_name = true)"
+        )
+        con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()
+    except duckdb.Error as e:
+        raise InputError(f"cannot read the log files: {first_line(e)}") from e
+    return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet")
+
+
+def table_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    return fetch_arrow(con, sql)

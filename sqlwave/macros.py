@@ -1,0 +1,65 @@
+"""Find and render the Jinja2 SQL macros in `macros/` (a repo checkout or an installed wheel)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from sqlwave.errors import ParameterError
+
+
+def macros_dir() -> Path:
+    """The folder that holds the macro templates.
+
+    An installed wheel carries them as `sqlwave/_macros`; a source checkout has them at the
+    repository root, beside the package.
+
+    >>> (macros_dir() / "usage.sql").is_file()
+    True
+    """
+    packaged = Path(__file__).parent / "_macros"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "macros"
+
+
+def macro_names() -> list[str]:
+    """Public macro names (files not starting with `_`), sorted.
+
+    >>> "cohorts" in macro_names()
+    True
+    """
+    return sorted(p.stem for p in macros_dir().glob("*.sql") if not p.name.startswith("_"))
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    # StrictUndefined: a missing parameter is a bug in the caller, never an empty string in SQL.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(macros_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.globals["raise_error"] = _raise_error
+    return env
+
+
+def _raise_error(message: str) -> None:
+    raise ParameterError(message)
+
+
+def render(name: str, **params: Any) -> str:
+    """Render macro `name` to one DuckDB SQL query (portable subset).
+
+    >>> sql = render("usage", src="log", key='"key"', size=None, pos="pos", request=None)
+    >>> sql.lstrip().startswith("SELECT") or sql.lstrip().startswith("WITH")
+    True
+    """
+    template = environment().get_template(f"{name}.sql")
+    return template.render(**params).strip() + "\n"

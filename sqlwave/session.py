@@ -1,0 +1,129 @@
+"""One DuckDB connection over one bound log, with the macros run in dependency order.
+
+`usage` is materialised once (the single scan); cohorts, pack order, waves, extents and metrics
+all read it. The reuse-time histogram is the one per-access computation and reads the log again,
+by default only for hash-sampled keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sqlwave.engine import fetch_arrow, fetch_dicts, literal
+from sqlwave.errors import InputError, ParameterError
+from sqlwave.log import LOG_VIEW, BoundLog
+from sqlwave.macros import render
+from sqlwave.strategies import PACK_STRATEGIES
+
+USAGE = "sqlwave_usage"
+PACK = "sqlwave_pack"
+WAVES = "sqlwave_waves"
+SAMPLE_MODULUS = 1_000_000
+MAX_DEPTH = 32
+
+
+class Session:
+    """Run the macros over a bound log. Tables are created lazily and kept for reuse."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, log: BoundLog) -> None:
+        self.con = con
+        self.log = log
+        self._usage_done = False
+
+    def run(self, name: str, **params: Any) -> pa.Table:
+        return fetch_arrow(self.con, render(name, **params))
+
+    def create(self, table: str, name: str, **params: Any) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(name, **params)}")
+
+    def usage(self) -> str:
+        """Materialise the usage aggregate (the one full scan) and return its table name."""
+        if not self._usage_done:
+            request = "request" if self.log.has_request else None
+            try:
+                self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
+                            request=request)
+            except duckdb.Error as e:
+                raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
+            self._usage_done = True
+        return USAGE
+
+    def metrics(self, capacity: int | None) -> dict[str, Any]:
+        cap = str(capacity) if capacity else "CAST(NULL AS BIGINT)"
+        return fetch_dicts(self.con, render("metrics", src=self.usage(), capacity=cap))[0]
+
+    def size_problems(self) -> dict[str, int]:
+        row = fetch_dicts(
+            self.con,
+            f"SELECT CAST(COALESCE(sum(size_nulls), 0) AS BIGINT) AS nulls, "
+            f"CAST(COALESCE(sum(CASE WHEN size_min < 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS negative "
+            f"FROM {self.usage()}",
+        )[0]
+        return {k: int(v) for k, v in row.items()}
+
+    def cohorts(self, *, prefix_len: int | None, delimiter: str | None, depth: int,
+                rank_by: str, top_k: int) -> pa.Table:
+        text_keys = self.log.key_type != "integer"
+        if delimiter is not None:
+            if not 1 <= depth <= MAX_DEPTH:
+                raise ParameterError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+            return self.run("cohorts", src=self.usage(), text_keys=text_keys, mode="delimiter",
+                            prefix_len="0", delimiter=literal(delimiter), depth=str(depth),
+                            max_depth=depth, rank_by=rank_by, top_k=str(top_k))
+        assert prefix_len is not None
+        # Bytes keys are hex text: a prefix of n bytes is 2n characters.
+        chars = prefix_len * 2 if self.log.key_type == "bytes" else prefix_len
+        return self.run("cohorts", src=self.usage(), text_keys=text_keys, mode="prefix",
+                        prefix_len=str(chars), delimiter="''", depth="0", max_depth=1,
+                        rank_by=rank_by, top_k=str(top_k))
+
+    def pack(self, strategy: str, align_bits: int, table: str = PACK) -> str:
+        if strategy not in PACK_STRATEGIES:
+            raise ParameterError(
+                f"unknown pack order {strategy!r}; choose one of {', '.join(PACK_STRATEGIES)}"
+            )
+        self.create(table, "pack_order", src=self.usage(), strategy=literal(strategy),
+                    strategies=PACK_STRATEGIES, align=str(2**align_bits))
+        return table
+
+    def waves(self, pack: str, boundaries: list[int], table: str = WAVES) -> str:
+        self.create(table, "waves", src=pack, boundaries=[str(b) for b in boundaries])
+        return table
+
+    def wave_summary(self, waves: str) -> list[dict[str, Any]]:
+        return fetch_dicts(self.con, render("wave_summary", src=waves))
+
+    def addressed(self, waves: str, key_scale: int) -> str:
+        """Objects with addresses: integer keys are addresses, other keys sit at their offset."""
+        if self.log.key_type == "integer":
+            return (f"(SELECT key * {int(key_scale)} AS address, size, hits, bytes, wave "
+                    f"FROM {waves})")
+        return f"(SELECT byte_offset AS address, size, hits, bytes, wave FROM {waves})"
+
+    def extents(self, objects: str, page_bits: int, partition: list[str]) -> pa.Table:
+        return self.run("extents", src=objects, page_size=str(2**page_bits), partition=partition)
+
+    def create_extents(self, objects: str, page_bits: int, table: str = "sqlwave_extents") -> str:
+        self.create(table, "extents", src=objects, page_size=str(2**page_bits), partition=[])
+        return table
+
+    def extent_counts(self, objects: str, page_bits: int, column: str) -> dict[Any, int]:
+        """Number of extents within each value of `column` (e.g. per wave, per request)."""
+        sql = render("extents", src=objects, page_size=str(2**page_bits), partition=[column])
+        rows = self.con.execute(
+            f"SELECT {column} AS part, CAST(count(*) AS BIGINT) AS n FROM ({sql}) GROUP BY {column}"
+        ).fetchall()
+        return {part: int(n) for part, n in rows}
+
+    def reuse_histogram(self, sample_rate: float) -> list[dict[str, Any]]:
+        """Reuse-time histogram; with sample_rate < 1 only keys whose hash falls under the rate."""
+        sampled = None
+        if sample_rate < 1:
+            threshold = int(round(sample_rate * SAMPLE_MODULUS))
+            sampled = (f"(SELECT key FROM {self.usage()} WHERE key IS NOT NULL "
+                       f"AND h60 % {SAMPLE_MODULUS} < {threshold})")
+        src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
+        return fetch_dicts(self.con, render("reuse", src=src, sampled=sampled, max_bucket=48))

@@ -1,0 +1,55 @@
+"""Byte sizes as people write them: 4096, 64KiB, 1.5GiB, 2GB."""
+
+from __future__ import annotations
+
+import re
+
+from sqlwave.errors import ParameterError
+
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_bytes(text: str | int) -> int:
+    """Parse a byte size.
+
+    >>> parse_bytes("1GiB"), parse_bytes("64k"), parse_bytes(4096), parse_bytes("1.5MiB")
+    (1073741824, 65536, 4096, 1572864)
+    """
+    if isinstance(text, int):
+        value = text
+    else:
+        match = _PATTERN.match(text)
+        unit = match.group(2).lower() if match else ""
+        if not match or unit not in _UNITS:
+            raise ParameterError(f"cannot read {text!r} as a byte size; write e.g. 4096, 64KiB or 1GiB")
+        value = int(float(match.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise ParameterError(f"byte size must be positive, got {text!r}")
+    return value
+
+
+def parse_byte_list(text: str) -> list[int]:
+    """Parse a comma-separated list of byte sizes.
+
+    >>> parse_byte_list("1GiB,8GiB")
+    [1073741824, 8589934592]
+    """
+    return [parse_bytes(part) for part in text.split(",") if part.strip()]
+
+
+def human_bytes(n: int) -> str:
+    """>>> human_bytes(1536)
+    '1.5 KiB'
+    """
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover

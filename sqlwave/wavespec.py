@@ -1,0 +1,84 @@
+"""The WaveSpec document: its format tag, canonical JSON, schema, and atomic writing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+FORMAT = "sqlwave.wavespec/1"
+FOOTER_BYTES = 1 << 16
+
+
+def schema_path(name: str) -> Path:
+    return Path(__file__).parent / "schemas" / f"{name}.schema.json"
+
+
+def load_schema(name: str = "wavespec") -> dict[str, Any]:
+    """The JSON Schema shipped with the package.
+
+    >>> load_schema()["properties"]["format"]["const"]
+    'sqlwave.wavespec/1'
+    """
+    return dict(json.loads(schema_path(name).read_text(encoding="utf-8")))
+
+
+def dumps(doc: Any) -> str:
+    """Canonical JSON: same input, same bytes (insertion order is fixed by the builders).
+
+    >>> dumps({"a": 1.0, "b": [1, 2]})
+    '{\\n  "a": 1.0,\\n  "b": [\\n    1,\\n    2\\n  ]\\n}\\n'
+    """
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call write(tmp_path) on a temp file beside `path`, then rename: never a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def fingerprint(files: list[str]) -> dict[str, Any] | None:
+    """sha256 over each file's size and Parquet footer (row groups, statistics, sizes).
+
+    The footer changes whenever the content does in practice and costs one small read per file,
+    so big logs are not read twice. None for in-memory inputs.
+    """
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        size = os.path.getsize(f)
+        with open(f, "rb") as fh:
+            fh.seek(max(0, size - FOOTER_BYTES))
+            digest.update(str(size).encode())
+            digest.update(fh.read())
+    return {"method": "sha256-parquet-footer", "value": digest.hexdigest()}
+
+
+def key_value(key: Any, key_type: str) -> Any:
+    return int(key) if key_type == "integer" and key is not None else key
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    """Arrow rows as plain dicts (ints stay ints, doubles stay floats)."""
+    return [dict(row) for row in table.to_pylist()]

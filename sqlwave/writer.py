@@ -1,0 +1,44 @@
+"""Write a WaveSpec (and its pack-order sidecar) to disk, atomically, after validating it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlwave.engine import literal
+from sqlwave.export import ExportOptions, build_wave_spec
+from sqlwave.progress import Progress
+from sqlwave.units import human_bytes
+from sqlwave.wavespec import dumps, write_atomic, write_text_atomic
+
+
+def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:
+    """Run the export and write `out` (and the sidecar); return a one-paragraph summary."""
+    spec, session = build_wave_spec(logs, opts, pack_order_out=pack_order_out,
+                                    progress=Progress())
+    text = dumps(spec)
+    if pack_order_out:
+        con = session.con
+
+        def copy(tmp: str) -> None:
+            con.execute(f"COPY (SELECT rank, key, size, aligned_size, byte_offset, hits, bytes "
+                        f"FROM sqlwave_pack ORDER BY rank) TO {literal(tmp)} "
+                        "(FORMAT parquet, COMPRESSION zstd)")
+
+        write_atomic(pack_order_out, copy)
+    write_text_atomic(out, text)
+    return summary(spec, out)
+
+
+def summary(spec: dict[str, Any], out: str) -> str:
+    m = spec["metrics"]
+    top = spec["cohorts"][0] if spec["cohorts"] else None
+    lines = [
+        f"wrote {out} ({Path(out).stat().st_size} bytes)",
+        f"  {m['rows']} accesses, {m['distinct_keys']} keys, {human_bytes(m['bytes_moved'])} moved, "
+        f"working set {human_bytes(m['unique_bytes'])}, reuse ratio {m['reuse_ratio'] or 0:.3f}",
+        f"  {len(spec['waves'])} waves, {spec['extents']['count']} extents",
+    ]
+    if top:
+        lines.append(f"  top cohort {top['cohort']!r}: {top['hit_share']:.1%} of hits")
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from sqlwave.engine import fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
+from sqlwave.engine import LogSource
 from sqlwave.log import LOG_VIEW, BoundLog
 from sqlwave.macros import render
 from sqlwave.strategies import PACK_STRATEGIES
@@ -33,8 +34,20 @@ class Session:
         self.log = log
         self._usage_done = False
 
+    @classmethod
+    def over_usage(cls, con: duckdb.DuckDBPyConnection, usage: pa.Table) -> Session:
+        """A session whose usage aggregate is given (no log): for pack orders from usage."""
+        con.register("sqlwave_usage_in", usage)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {USAGE} AS SELECT * FROM sqlwave_usage_in")
+        session = cls(con, BoundLog(LogSource(kind="arrow"), "string", True, False))
+        session._usage_done = True
+        return session
+
     def run(self, name: str, **params: Any) -> pa.Table:
         return fetch_arrow(self.con, render(name, **params))
+
+    def run_table(self, sql: str) -> pa.Table:
+        return fetch_arrow(self.con, sql)
 
     def create(self, table: str, name: str, **params: Any) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(name, **params)}")

@@ -133,14 +133,14 @@ def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
     metrics = session.metrics(opts.capacity)
     if metrics["rows"] == 0:
         raise InputError("the log is empty (0 rows); nothing to export")
+    if metrics["rows"] == metrics["null_keys"]:
+        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
     if metrics["null_keys"]:
         message = (f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key; they are "
                    "counted in metrics.null_keys and left out of cohorts, pack order and extents")
         if opts.null_keys == "error":
             raise InputError(message + "; drop or fill them, or pass --null-keys report")
         print(f"Warning: {message}", file=sys.stderr)
-    if metrics["rows"] == metrics["null_keys"]:
-        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
     problems = session.size_problems()
     if problems["nulls"]:
         raise InputError(f"{problems['nulls']} rows have a NULL size in column {opts.size_col!r}; "

@@ -120,7 +120,8 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     rows, sizes = [], []
     for f in files:
         try:
-            rows.append(pq.ParquetFile(f).metadata.num_rows)
+            with open(f, "rb") as fh:
+                rows.append(pq.ParquetFile(fh).metadata.num_rows)
         except (pa.ArrowException, OSError) as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         sizes.append(os.path.getsize(f))

@@ -11,6 +11,7 @@ from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import bind_log
 from sqlwave.progress import Progress
+from sqlwave.reuse import reuse_histogram
 from sqlwave.session import Session
 from sqlwave.wavespec import FORMAT, fingerprint, key_value, rows_of
 
@@ -198,26 +199,19 @@ def cumulative(budgets: list[int]) -> list[int]:
 
 
 def auto_sample_rate(accesses: int) -> float:
-    """Exact up to 2M accesses; above, sample keys so that about 1M accesses remain.
+    """Exact up to 2M accesses; above, a key sample sized for about 2M accesses (at least 5 %).
 
-    >>> auto_sample_rate(1000), auto_sample_rate(10_000_000)
-    (1.0, 0.1)
+    >>> auto_sample_rate(1000), auto_sample_rate(10_000_000), auto_sample_rate(10**9)
+    (1.0, 0.2, 0.05)
     """
     if accesses <= 2_000_000:
         return 1.0
-    return max(1, round(1_000_000 * 1000 / accesses)) / 1000
+    return max(0.05, round(2_000_000 / accesses, 3))
 
 
 def _reuse(session: Session, opts: ExportOptions, accesses: int) -> dict[str, Any]:
     rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
-    rows = session.reuse_histogram(rate)
-    buckets = [
-        {"bucket": int(r["bucket"]), "lo": 2 ** int(r["bucket"]), "hi": 2 ** (int(r["bucket"]) + 1),
-         "reuses": int(r["reuses"]), "estimate": round(int(r["reuses"]) / rate, 3)}
-        for r in rows
-    ]
-    return {"method": "exact" if rate >= 1 else "hash-sampled", "sample_rate": rate,
-            "unit": "accesses", "buckets": buckets}
+    return reuse_histogram(session.con, session.usage(), rate)
 
 
 def _hot_share(session: Session, align_bits: int, capacity: int) -> float | None:

@@ -22,7 +22,6 @@ from sqlwave.strategies import PACK_STRATEGIES
 USAGE = "sqlwave_usage"
 PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
-SAMPLE_MODULUS = 1_000_000
 MAX_DEPTH = 32
 
 
@@ -130,13 +129,3 @@ class Session:
             f"SELECT {column} AS part, CAST(count(*) AS BIGINT) AS n FROM ({sql}) GROUP BY {column}"
         ).fetchall()
         return {part: int(n) for part, n in rows}
-
-    def reuse_histogram(self, sample_rate: float) -> list[dict[str, Any]]:
-        """Reuse-time histogram; with sample_rate < 1 only keys whose hash falls under the rate."""
-        sampled = None
-        if sample_rate < 1:
-            threshold = int(round(sample_rate * SAMPLE_MODULUS))
-            sampled = (f"(SELECT key FROM {self.usage()} WHERE key IS NOT NULL "
-                       f"AND h60 % {SAMPLE_MODULUS} < {threshold})")
-        src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
-        return fetch_dicts(self.con, render("reuse", src=src, sampled=sampled, max_bucket=48))

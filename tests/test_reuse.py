@@ -39,7 +39,7 @@ def test_sampled_histogram_is_close_to_exact(tmp_path):
     write_example_log(str(path), rows=300_000)
     exact = export_wave_spec(str(path), "key", "size", reuse_sample=1.0)
     sampled = export_wave_spec(str(path), "key", "size", reuse_sample=0.2)
-    assert sampled["metrics"]["reuse_time_histogram"]["method"] == "hash-sampled"
+    assert sampled["metrics"]["reuse_time_histogram"]["method"] == "stratified-key-sample"
     assert sampled["metrics"]["reuse_time_histogram"]["sample_rate"] == 0.2
     e, s = buckets(exact), buckets(sampled)
     total_e, total_s = sum(e.values()), sum(s.values())

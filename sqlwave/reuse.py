@@ -26,6 +26,8 @@ def heavy_threshold(hits_counts: list[tuple[int, int]], budget: float) -> int:
     hottest class is always in, even when it alone exceeds the budget).
 
     >>> heavy_threshold([(1, 100), (5, 10), (50, 2)], budget=100)
+    50
+    >>> heavy_threshold([(1, 100), (5, 10), (50, 2)], budget=101)
     5
     >>> heavy_threshold([(1, 100), (500, 1)], budget=10)
     500

@@ -101,7 +101,8 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
         pack = session.pack(opts.order, align_bits)
-        total = int(fetch_dicts(con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
+        total = int(fetch_dicts(
+            con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
         budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
         boundaries = cumulative(budgets)
         waves = session.waves(pack, boundaries)
@@ -226,7 +227,7 @@ def _source(log: Any) -> dict[str, Any]:
     return {
         "kind": src.kind,
         "files": [{"path": f, "rows": r, "bytes": b}
-                  for f, r, b in zip(src.files, src.file_rows, src.file_bytes)],
+                  for f, r, b in zip(src.files, src.file_rows, src.file_bytes, strict=False)],
         "rows": sum(src.file_rows),
         "fingerprint": fingerprint(src.files),
         "key_type": log.key_type,

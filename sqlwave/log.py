@@ -135,7 +135,7 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     if len(files) == 1:
         pos = "file_row_number"
     else:
-        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets))
+        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets, strict=False))
         pos = f"file_row_number + CASE sqlwave_file {cases} END"
     try:
         con.execute(

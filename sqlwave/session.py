@@ -12,9 +12,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlwave.engine import fetch_arrow, fetch_dicts, literal
+from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.engine import LogSource
 from sqlwave.log import LOG_VIEW, BoundLog
 from sqlwave.macros import render
 from sqlwave.strategies import PACK_STRATEGIES

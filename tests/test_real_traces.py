@@ -7,7 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 from support import shared_file, validate_wavespec
 
-from sqlwave import coalesce_kv_extents, compute_usage, export_wave_spec, suggest_pack_order_from_usage
+from sqlwave import (
+    coalesce_kv_extents,
+    compute_usage,
+    export_wave_spec,
+    suggest_pack_order_from_usage,
+)
 
 
 def test_twitter_reuse_histogram_matches_the_traces_own_next_seq():
@@ -68,7 +73,8 @@ def test_arc_block_extents_match_a_page_set_reference():
     got = coalesce_kv_extents(path, "key", page_bits=16, size_col="size", key_scale=512)
     blocks = duckdb.sql(f"SELECT key, max(size) FROM '{path}' GROUP BY key").fetchall()
     expected = reference_runs(blocks, 512, 16)
-    assert list(zip(got.column("first_page").to_pylist(), got.column("last_page").to_pylist())) == expected
+    runs = zip(got.column("first_page").to_pylist(), got.column("last_page").to_pylist(), strict=True)
+    assert list(runs) == expected
     assert sum(got.column("hits").to_pylist()) == pq.read_metadata(path).num_rows
 
 

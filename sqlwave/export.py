@@ -25,6 +25,7 @@ class ExportOptions:
     key_col: str = "key"
     size_col: str | None = None
     request_col: str | None = None
+    order_col: str | None = None
     prefix_len: int | None = None
     delimiter: str | None = None
     depth: int = 3
@@ -91,7 +92,7 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
     opts.check()
     progress = progress or Progress(enabled=False)
     con = connect(**opts.engine)
-    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col)
+    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col, opts.order_col)
     session = Session(con, log)
     with progress.stage("scanning the log", con):
         session.usage()

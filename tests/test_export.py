@@ -135,3 +135,13 @@ def test_schema_command_prints_the_schema():
     result = run_cli("schema", "wavespec")
     assert result.code == 0
     assert json.loads(result.stdout)["properties"]["format"]["const"] == "sqlwave.wavespec/1"
+
+
+def test_order_by_column_reorders_accesses():
+    # The file is not in access order; the ts column is.
+    log = pa.table({"key": ["late", "early", "mid"], "ts": [30, 10, 20], "size": [1, 1, 1]})
+    file_order = export_wave_spec(log, "key", "size", order="first-touch")
+    by_ts = export_wave_spec(log, "key", "size", order="first-touch", order_col="ts")
+    assert [e["key"] for e in file_order["pack_order"]["inline"]] == ["late", "early", "mid"]
+    assert [e["key"] for e in by_ts["pack_order"]["inline"]] == ["early", "mid", "late"]
+    assert by_ts["parameters"]["order_col"] == "ts"

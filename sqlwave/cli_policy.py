@@ -95,6 +95,7 @@ def _problems_source(trace_path: str | None, sample: str | None, binds: dict[str
         return problems
     from sqlwave.trace_bridge import problems_from_trace
 
+    assert trace_path is not None
     table, metrics = problems_from_trace(trace_path, sample, binds)
     opts.plan_metrics = metrics
     opts.extra["trace"] = {"path": trace_path, "sample": sample, "binds": binds}

@@ -70,14 +70,15 @@ def estimate(rows: list[dict[str, Any]], device: dict[str, Any]) -> None:
     import pyarrow as pa
 
     con = connect()
+    con.execute("SET enable_progress_bar = false")
     bind_problems(con, pa.table({"m": [r["m"] for r in rows], "n": [r["n"] for r in rows],
                                  "k": [r["k"] for r in rows], "dtype": [r["dtype"] for r in rows]}),
                   device)
     policies = sorted({r["policy"] for r in rows})
     con.register(GRID, grid_table(policies))
     est: dict[tuple[Any, ...], float] = {}
-    sql = f"SELECT p.m, p.n, p.k, p.dtype, x.policy_id, x.est_time_s FROM ({proxies_sql(device)}) x "\
-          "JOIN sqlwave_problems p USING (problem_id)"
+    sql = (f"SELECT p.m, p.n, p.k, p.dtype, x.policy_id, x.est_time_s "
+           f"FROM ({proxies_sql(device)}) x JOIN sqlwave_problems p USING (problem_id)")
     for m, n, k, d, pid, t in con.execute(sql).fetchall():
         est[(m, n, k, d, policies[pid])] = t
     for r in rows:
@@ -85,8 +86,9 @@ def estimate(rows: list[dict[str, Any]], device: dict[str, Any]) -> None:
 
 
 def _nearest_key(target: StagedPolicy, p: StagedPolicy) -> tuple[float, StagedPolicy]:
-    dist = (abs(math.log2(p.BM / target.BM)) + abs(math.log2(p.BN / target.BN))
-            + abs(math.log2(p.BK / target.BK)) + 0.5 * abs(math.log2(p.num_warps / target.num_warps))
+    log2 = math.log2
+    dist = (abs(log2(p.BM / target.BM)) + abs(log2(p.BN / target.BN))
+            + abs(log2(p.BK / target.BK)) + 0.5 * abs(log2(p.num_warps / target.num_warps))
             + 0.25 * abs(p.stage_depth - target.stage_depth))
     return (dist, p)
 
@@ -104,13 +106,17 @@ def rankers(seed: int) -> dict[str, Any]:
     return out
 
 
+def _geomean(values: list[float]) -> float:
+    return math.exp(math.fsum(math.log(v) for v in values) / len(values))
+
+
 def summarise(regrets: list[float], top3: list[float]) -> dict[str, float]:
     """Geomean (top-1, top-3), p90, max and share within 5 % of the best, rounded for display."""
     ordered = sorted(regrets)
     p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
     return {
-        "top1_geomean_regret": round(math.exp(math.fsum(map(math.log, ordered)) / len(ordered)), 4),
-        "top3_geomean_regret": round(math.exp(math.fsum(map(math.log, sorted(top3))) / len(top3)), 4),
+        "top1_geomean_regret": round(_geomean(ordered), 4),
+        "top3_geomean_regret": round(_geomean(sorted(top3)), 4),
         "p90_regret": round(p90, 4),
         "max_regret": round(ordered[-1], 4),
         "within_1_05": round(sum(1 for x in ordered if x <= 1.05) / len(ordered), 4),

@@ -49,7 +49,8 @@ class StagedPolicy:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"policy field {f.name} must be a positive integer, got {value!r}")
+                raise ParameterError(f"policy field {f.name} must be a positive integer, "
+                                     f"got {value!r}")
 
     def smem_bytes(self, dtype_bytes: int = 2) -> int:
         """Shared memory of one CTA: an A and a B tile per pipeline stage."""
@@ -173,7 +174,7 @@ def load_grid(path: str | Path, device: dict[str, Any], dtype_bytes: int = 2) ->
 
 
 def vllm_default(m: int, num_experts: int = 1) -> StagedPolicy:
-    """vLLM's `get_default_config` rule when no tuned file exists (Triton default 4 warps, 3 stages).
+    """vLLM's `get_default_config` rule without a tuned file (Triton's default 4 warps, 3 stages).
 
     >>> vllm_default(1).BM, vllm_default(4096).BM
     (16, 64)

@@ -33,14 +33,15 @@ def read_problems(source: pa.Table | str) -> pa.Table:
     return source
 
 
-def bind_problems(con: duckdb.DuckDBPyConnection, source: pa.Table, device: dict[str, Any]) -> int:
-    """Aggregate to distinct (m, n, k, dtype) with summed weight as `sqlwave_problems`; count them."""
+def bind_problems(con: duckdb.DuckDBPyConnection, source: pa.Table,
+                  device: dict[str, Any]) -> int:
+    """Bind distinct (m, n, k, dtype) with summed weight as `sqlwave_problems`; their count."""
     rows = source.to_pydict()
     n = source.num_rows
     weights = rows.get("weight") or [1.0] * n
     dtypes = rows.get("dtype") or [None] * n
     agg: dict[tuple[int, int, int, str], float] = {}
-    for m, nn, k, d, w in zip(rows["m"], rows["n"], rows["k"], dtypes, weights):
+    for m, nn, k, d, w in zip(rows["m"], rows["n"], rows["k"], dtypes, weights, strict=True):
         if m is None or nn is None or k is None or int(m) < 1 or int(nn) < 1 or int(k) < 1:
             raise InputError(f"problem m={m}, n={nn}, k={k} is not a positive GEMM shape")
         key = (int(m), int(nn), int(k), dtype_key(d))
@@ -63,10 +64,10 @@ def bind_problems(con: duckdb.DuckDBPyConnection, source: pa.Table, device: dict
 
 def grid_table(policies: list[StagedPolicy], first_id: int = 0) -> pa.Table:
     """A grid relation (policy_id, bm, bn, bk, group_m, stages, warps)."""
-    cols = list(zip(*(astuple(p) for p in policies))) if policies else [()] * 6
+    cols = list(zip(*(astuple(p) for p in policies), strict=True)) if policies else [()] * 6
     data: dict[str, Any] = {"policy_id": pa.array(range(first_id, first_id + len(policies)),
                                                   pa.int64())}
-    for name, values in zip(GRID_COLUMNS, cols):
+    for name, values in zip(GRID_COLUMNS, cols, strict=True):
         data[name] = pa.array(values, pa.int64())
     return pa.table(data)
 

@@ -79,8 +79,10 @@ def _candidate_grid(opts: TuneOptions, device: dict[str, Any], dtype_bytes: int,
     return sorted(set(grid) | {p for p in previous.values() if fits(p, device, dtype_bytes)})
 
 
-def _bind_buckets(con: duckdb.DuckDBPyConnection, keys: tuple[int, ...]) -> dict[int, dict[str, Any]]:
-    rows = con.execute(f"SELECT problem_id, m, weight FROM {PROBLEMS} ORDER BY problem_id").fetchall()
+def _bind_buckets(con: duckdb.DuckDBPyConnection,
+                  keys: tuple[int, ...]) -> dict[int, dict[str, Any]]:
+    sql = f"SELECT problem_id, m, weight FROM {PROBLEMS} ORDER BY problem_id"
+    rows = con.execute(sql).fetchall()
     ids, buckets = [], []
     info: dict[int, dict[str, Any]] = {}
     for pid, m, w in rows:
@@ -119,8 +121,9 @@ def _score_chunks(con: duckdb.DuckDBPyConnection, device: dict[str, Any], grid: 
     return totals
 
 
-def _baseline_ps(con: duckdb.DuckDBPyConnection, device: dict[str, Any]) -> dict[str, dict[int, int]]:
-    """Per baseline, per bucket: weighted time in ps of the policy the heuristic picks per problem."""
+def _baseline_ps(con: duckdb.DuckDBPyConnection,
+                 device: dict[str, Any]) -> dict[str, dict[int, int]]:
+    """Per baseline, per bucket: weighted ps of the policy the heuristic picks for each problem."""
     problems = con.execute(f"SELECT problem_id, m FROM {PROBLEMS} ORDER BY problem_id").fetchall()
     out: dict[str, dict[int, int]] = {}
     for name, rule in BASELINES.items():
@@ -183,8 +186,24 @@ def _bucket_doc(bucket: int, info: dict[str, Any], ranked: list[tuple[int, int]]
         **_entry(grid[pid], ps, info["weight"]),
         "speedup": _speedups(baseline, [bucket], ps),
         "kept_previous": kept,
-        "top": [_entry(grid[q], qps, info["weight"]) for qps, q in ranked[:top_k]],
+        "top": [_entry(grid[q], qps, info["weight"]) for qps, q in _diverse(ranked, grid, top_k)],
     }
+
+
+def _diverse(ranked: list[tuple[int, int]], grid: list[StagedPolicy],
+             top_k: int) -> list[tuple[int, int]]:
+    """The best policy of each of the top_k best distinct tiles (BM, BN, BK): candidates worth
+    timing on the device differ in more than what the model cannot tell apart."""
+    seen: set[tuple[int, int, int]] = set()
+    out = []
+    for ps, pid in ranked:
+        tile = (grid[pid].BM, grid[pid].BN, grid[pid].BK)
+        if tile not in seen:
+            seen.add(tile)
+            out.append((ps, pid))
+        if len(out) == top_k:
+            break
+    return out
 
 
 def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
@@ -202,6 +221,7 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     if not 0 <= opts.threshold < 10:
         raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
     con = connect()
+    con.execute("SET enable_progress_bar = false")  # our own bar counts grid chunks
     n_problems = bind_problems(con, read_problems(problems), dev)
     if n_problems == 0:
         raise ParameterError("no GEMM problems to tune (the problems table is empty)")

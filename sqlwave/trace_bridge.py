@@ -33,13 +33,8 @@ def problems_from_trace(trace_path: str, sample: str | None,
 
 
 def _default_tag(trace_mod: Any, trace: Any) -> str:
-    for name in ("default_tag", "DEFAULT_TAG"):
-        value = getattr(trace, name, None) or getattr(trace_mod, name, None)
-        if callable(value):
-            value = value(trace) if value is getattr(trace_mod, name, None) else value()
-        if isinstance(value, str):
-            return value
-    return "sample"
+    tag = getattr(trace, "default_tag", None) or getattr(trace_mod, "DEFAULT_TAG", None)
+    return tag if isinstance(tag, str) else "sample"
 
 
 def _metrics_json(metrics: Any) -> dict[str, Any] | None:

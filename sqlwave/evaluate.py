@@ -136,13 +136,39 @@ def evaluate_timings(path: str, device: dict[str, Any], split: str = "all",
             shapes[r["shape"]].append(r)
     if not shapes:
         raise InputError(f"no shape of {path!r} falls in split {split!r}")
+    picks: dict[str, list[dict[str, Any]]] = {}
     pickers: dict[str, Any] = {}
     for name, key in rankers(seed).items():
-        top1, top3 = [], []
+        top1, top3, picks[name] = [], [], []
         for cands in shapes.values():
             best = min(c["t"] for c in cands)
             ranked = sorted(cands, key=key)
+            picks[name].append(ranked[0])
             top1.append(ranked[0]["t"] / best)
             top3.append(min(c["t"] for c in ranked[:3]) / best)
         pickers[name] = summarise(top1, top3)
-    return {"shapes": len(shapes), "split": split, "device": device["key"], "pickers": pickers}
+    return {"shapes": len(shapes), "split": split, "device": device["key"], "pickers": pickers,
+            "calibration": calibration(shapes, picks)}
+
+
+def calibration(shapes: dict[Any, list[dict[str, Any]]],
+                picks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """How far to trust the model's absolute times and estimated speed-ups.
+
+    est_over_measured: geomean and p10/p90 of est_time / measured time over all candidates;
+    speedup: per baseline, the geomean speed-up of the model's pick over the baseline's pick,
+    as the model estimates it and as measured.
+    """
+    ratios = sorted(c["est"] * 1e3 / c["t"] for cs in shapes.values() for c in cs
+                    if math.isfinite(c["est"]))
+    n = len(ratios)
+    out: dict[str, Any] = {"est_over_measured": {
+        "geomean": round(_geomean(ratios), 4), "p10": round(ratios[n // 10], 4),
+        "p90": round(ratios[min(n - 1, 9 * n // 10)], 4)}, "speedup": {}}
+    for name in BASELINES:
+        pairs = [(b, o) for b, o in zip(picks[name], picks["sqlwave"], strict=True)
+                 if math.isfinite(b["est"]) and math.isfinite(o["est"])]
+        out["speedup"][name] = {
+            "estimated": round(_geomean([b["est"] / o["est"] for b, o in pairs]), 4),
+            "measured": round(_geomean([b["t"] / o["t"] for b, o in pairs]), 4)}
+    return out

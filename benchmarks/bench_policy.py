@@ -133,8 +133,10 @@ def bench_speed(device: str, n_policies: int = 2000, n_shapes: int = 10_000) -> 
     while len(shapes) < n_shapes:
         shapes.add((rng.randint(1, 16384), rng.choice([1024, 4096, 6144, 14336, 28672]),
                     rng.choice([1024, 4096, 8192, 14336])))
-    extra = [StagedPolicy(bm, bn, bk, 8, s, w) for bm in (16, 32, 64, 128) for bn in (16, 32, 64, 128)
-             for bk in (16, 32, 64, 128) for s in (1, 2, 3, 4, 5) for w in (1, 2, 4, 8)]
+    # the timm candidate space (GROUP_M 8, tiles 16-128, stages 1-5, warps 1-8) fills the grid
+    tiles = (16, 32, 64, 128)
+    extra = [StagedPolicy(bm, bn, bk, 8, s, w) for bm in tiles for bn in tiles for bk in tiles
+             for s in (1, 2, 3, 4, 5) for w in (1, 2, 4, 8)]
     grid = sorted(set(default_grid(dev)) | {p for p in extra if fits(p, dev)})[:n_policies]
     m, n, k = zip(*sorted(shapes), strict=True)
     con = connect()
@@ -151,7 +153,7 @@ def bench_speed(device: str, n_policies: int = 2000, n_shapes: int = 10_000) -> 
     started = time.perf_counter()
     replay_and_tune(problems, dev, TuneOptions(grid=grid, progress=False, chunk_size=500))
     took = time.perf_counter() - started
-    print(f"[speed] full replay_and_tune (per-M buckets, baselines, top-3) on the same: {took:.2f}s")
+    print(f"[speed] full replay_and_tune (per-M buckets, baselines, top-3), same: {took:.2f}s")
     print(f"[speed] load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 

@@ -65,7 +65,8 @@ def read_candidates(path: str) -> list[dict[str, Any]]:
     return rows
 
 
-def estimate(rows: list[dict[str, Any]], device: dict[str, Any]) -> None:
+def estimate(rows: list[dict[str, Any]], device: dict[str, Any],
+             model: dict[str, Any] | None = None) -> None:
     """Attach the model's est_time_s to every candidate (inf where the policy does not fit)."""
     import pyarrow as pa
 
@@ -78,7 +79,7 @@ def estimate(rows: list[dict[str, Any]], device: dict[str, Any]) -> None:
     con.register(GRID, grid_table(policies))
     est: dict[tuple[Any, ...], float] = {}
     sql = (f"SELECT p.m, p.n, p.k, p.dtype, x.policy_id, x.est_time_s "
-           f"FROM ({proxies_sql(device)}) x JOIN sqlwave_problems p USING (problem_id)")
+           f"FROM ({proxies_sql(device, model=model)}) x JOIN sqlwave_problems p USING (problem_id)")
     for m, n, k, d, pid, t in con.execute(sql).fetchall():
         est[(m, n, k, d, policies[pid])] = t
     for r in rows:

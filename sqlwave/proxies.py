@@ -72,11 +72,13 @@ def grid_table(policies: list[StagedPolicy], first_id: int = 0) -> pa.Table:
     return pa.table(data)
 
 
-def proxies_sql(device: dict[str, Any], problems: str = PROBLEMS, grid: str = GRID) -> str:
-    """The proxies query for one device over two bound relations.
+def proxies_sql(device: dict[str, Any], problems: str = PROBLEMS, grid: str = GRID,
+                model: dict[str, Any] | None = None) -> str:
+    """The proxies query for one device over two bound relations (model: fitted constants).
 
     >>> from sqlwave.policy import load_device
     >>> "est_time_s" in proxies_sql(load_device("h100"))
     True
     """
-    return render("proxies", problems=problems, grid=grid, dev=device, model=model_constants())
+    return render("proxies", problems=problems, grid=grid, dev=device,
+                  model=model if model is not None else model_constants())

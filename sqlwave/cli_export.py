@@ -28,8 +28,14 @@ from sqlwave.cli import handle_errors
 @click.option("--align-bits", type=int, default=None, help="Pack offset alignment (default: page).")
 @click.option("--key-scale", type=int, default=1, show_default=True,
               help="Bytes per integer key unit (512 for 512-byte block numbers).")
-@click.option("--order", default="hot", show_default=True, help="Pack order strategy: "
-              "hot, first-touch, last-touch.")
+@click.option("--order", default="hot", show_default=True, help="Pack order strategy: hot, "
+              "first-touch, last-touch, request-first-touch, request-last-touch, cohort, "
+              "waves-first-touch, waves-last-touch, hash, or auto (tuned; see docs/layout.md).")
+@click.option("--previous", default=None, help="A previous WaveSpec: keep its layout unless the "
+              "new one has fewer extents per request by more than --previous-threshold.")
+@click.option("--previous-threshold", type=float, default=0.05, show_default=True)
+@click.option("--request-window", type=int, default=16, show_default=True,
+              help="Accesses per pseudo-request for layout tuning when there is no request column.")
 @click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB.")
 @click.option("--capacity", default=None, help="Cache capacity, e.g. 80GiB (for occupancy).")
 @click.option("--reuse-sample", type=float, default=None,

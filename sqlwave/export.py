@@ -38,6 +38,11 @@ class ExportOptions:
     reuse_sample: float | None = None
     null_keys: str = "report"
     max_inline: int = 1000
+    # Layout (sqlwave/layout_export.py): keep this previous WaveSpec's layout unless the new one
+    # has fewer extents per request by more than the threshold; pseudo-request length.
+    previous: str | None = None
+    previous_threshold: float = 0.05
+    request_window: int = 16
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -63,6 +68,9 @@ class ExportOptions:
             raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
         if not 0 <= self.max_inline <= 1_000_000:
             raise ParameterError(f"max_inline must be between 0 and 1000000, got {self.max_inline}")
+        if not 0 <= self.previous_threshold < 1:
+            raise ParameterError(
+                f"previous_threshold must be in [0, 1), got {self.previous_threshold}")
         if self.wave_bytes is not None and any(b <= 0 for b in self.wave_bytes):
             raise ParameterError("wave budgets must be positive byte sizes")
 
@@ -87,6 +95,8 @@ def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = Non
 def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | None = None,
                     progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
     """The export itself; also returns the session so callers can write the sidecar."""
+    from sqlwave.layout_export import export_pack
+
     opts.check()
     progress = progress or Progress(enabled=False)
     con = connect(**opts.engine)
@@ -99,7 +109,7 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
     with progress.stage("cohorts", con):
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
-        pack = session.pack(opts.order, align_bits)
+        pack, layout = export_pack(session, opts, align_bits)
         total = int(fetch_dicts(con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
         budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
         boundaries = cumulative(budgets)
@@ -126,6 +136,9 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
         "waves": wave_rows,
         "extents": extents,
     }
+    if layout is not None:
+        spec["pack_order"]["strategy"] = layout["strategy"]
+        spec["layout"] = layout
     return spec, session
 
 

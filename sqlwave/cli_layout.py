@@ -105,28 +105,39 @@ def evaluate_layout(
 
 
 def _size_col(logs: list[str], size_col: str | None) -> str | None:
-    """Use a column named `size` when the user names none (every shared trace has one)."""
+    """Use a column named `size` when the user names none and it holds values (the ARC OLTP
+    trace has an all-NULL one)."""
     if size_col is not None:
         return size_col
     import pyarrow.parquet as pq
 
     from sqlwave.engine import expand_paths
 
-    files = expand_paths(logs)
-    names = pq.ParquetFile(files[0]).schema_arrow.names
-    return "size" if "size" in names else None
+    first = expand_paths(logs)[0]
+    if "size" not in pq.ParquetFile(first).schema_arrow.names:
+        return None
+    column = pq.read_table(first, columns=["size"]).column("size")
+    return "size" if column.null_count < len(column) else None
 
 
 @click.command()
 @click.argument("wavespec", type=click.Path(dir_okay=False))
 @click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
 @click.option("--title", default=None, help="Report title (default: the log's file name).")
+@click.option(
+    "--mrc", default=None, help="A `sqlwave mrc` JSON to draw (default: the WaveSpec's own)."
+)
+@click.option(
+    "--evaluation", default=None, help="An `evaluate-layout` JSON to compare layouts with."
+)
 @handle_errors
-def report(wavespec: str, out: str, title: str | None) -> None:
+def report(
+    wavespec: str, out: str, title: str | None, mrc: str | None, evaluation: str | None
+) -> None:
     """Write a self-contained HTML report (inline SVG charts) of a WaveSpec."""
     from sqlwave.report import write_report
 
-    write_report(wavespec, out, title)
+    write_report(wavespec, out, title, mrc, evaluation)
     click.echo(f"wrote {out}", err=True)
 
 

@@ -48,6 +48,12 @@ def evaluate_layout(
         raise ParameterError(f"--train-frac must be between 0 and 1 (exclusive), got {train_frac}")
     session = _session(logs, key_col, size_col, request_col, engine)
     _cohort_params(session, params)
+    nulls = session.size_problems()["nulls"]
+    if nulls:
+        raise InputError(
+            f"{nulls} rows have a NULL size in column {size_col!r}; fill them or "
+            "leave out --size (every object then counts as 1 byte)"
+        )
     log = prepare_log(session, remap_keys, params.window)
     lo, hi = position_range(session, log)
     cut = lo + int((hi - lo) * train_frac)
@@ -146,11 +152,13 @@ def stability(
     b, b_bounds = learn(session, test, "stab_b", params)
     pa_ = pack(session, a, strategy, params, "sqlwave_layout_stab_pack_a")
     pb = pack(session, b, strategy, params, "sqlwave_layout_stab_pack_b")
-    wave0 = jaccard(
-        session,
-        f"SELECT key FROM {pa_} WHERE byte_offset + aligned_size <= {a_bounds[0]}",
-        f"SELECT key FROM {pb} WHERE byte_offset + aligned_size <= {b_bounds[0]}",
-    )
+    wave0 = _wave0_jaccard(session, pa_, pb, a_bounds[0], b_bounds[0])
+    moved = bytes_moved(session, pa_, pb)
+    # The hot set (wave 0 of the hot order) is what a pinned cache keeps whatever the order
+    # inside the waves; report its stability beside the chosen layout's own wave 0.
+    ha = pack(session, a, "hot", params, "sqlwave_layout_stab_pack_a")
+    hb = pack(session, b, "hot", params, "sqlwave_layout_stab_pack_b")
+    hot0 = _wave0_jaccard(session, ha, hb, a_bounds[0], b_bounds[0])
     cohorts = jaccard(
         session, _top_cohorts(session, a, params, top_k), _top_cohorts(session, b, params, top_k)
     )
@@ -158,9 +166,18 @@ def stability(
         "top_k": top_k,
         "top_cohorts_jaccard": cohorts,
         "wave0_keys_jaccard": wave0,
-        "bytes_moved": bytes_moved(session, pa_, pb),
+        "hot_wave0_keys_jaccard": hot0,
+        "bytes_moved": moved,
         "strategy": strategy,
     }
+
+
+def _wave0_jaccard(session: Session, a: str, b: str, a_end: int, b_end: int) -> float | None:
+    return jaccard(
+        session,
+        f"SELECT key FROM {a} WHERE byte_offset + aligned_size <= {a_end}",
+        f"SELECT key FROM {b} WHERE byte_offset + aligned_size <= {b_end}",
+    )
 
 
 def _top_cohorts(session: Session, usage_like: str, params: LayoutParams, top_k: int) -> str:

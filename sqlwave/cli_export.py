@@ -36,7 +36,8 @@ from sqlwave.cli import handle_errors
 @click.option("--previous-threshold", type=float, default=0.05, show_default=True)
 @click.option("--request-window", type=int, default=16, show_default=True,
               help="Accesses per pseudo-request for layout tuning when there is no request column.")
-@click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB.")
+@click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB, or "
+              "'auto': at the knees of the byte miss-ratio curve.")
 @click.option("--capacity", default=None, help="Cache capacity, e.g. 80GiB (for occupancy).")
 @click.option("--reuse-sample", type=float, default=None,
               help="Key sample rate for the reuse-time histogram (default: automatic).")
@@ -61,7 +62,8 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
     if reuse_exact:
         options["reuse_sample"] = 1.0
     opts = ExportOptions(
-        wave_bytes=parse_byte_list(wave_bytes) if wave_bytes else None,
+        wave_bytes=parse_byte_list(wave_bytes) if wave_bytes and wave_bytes != "auto" else None,
+        wave_bytes_auto=wave_bytes == "auto",
         capacity=parse_bytes(capacity) if capacity else None,
         engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
         **options,

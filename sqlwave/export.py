@@ -34,6 +34,8 @@ class ExportOptions:
     key_scale: int = 1
     order: str = "hot"
     wave_bytes: list[int] | None = None
+    # Budgets at the knees of the byte miss-ratio curve (sqlwave/mrc.py), instead of wave_bytes.
+    wave_bytes_auto: bool = False
     capacity: int | None = None
     reuse_sample: float | None = None
     null_keys: str = "report"
@@ -111,7 +113,7 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
     with progress.stage("pack order and waves", con):
         pack, layout = export_pack(session, opts, align_bits)
         total = int(fetch_dicts(con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
-        budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
+        budgets, expected = _budgets(session, opts, total, align_bits)
         boundaries = cumulative(budgets)
         waves = session.waves(pack, boundaries)
         wave_rows = session.wave_summary(waves)
@@ -121,6 +123,8 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
         per_wave = session.extent_counts(objects, opts.page_bits, "wave")
     for w in wave_rows:
         w["extents"] = per_wave.get(w["wave"], 0)
+        if w["wave"] < len(expected):
+            w["expected_hit_ratio"] = expected[w["wave"]]
     with progress.stage("reuse times", con):
         metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     if opts.capacity:
@@ -187,6 +191,16 @@ def _guess_delimiter(session: Session) -> str | None:
     counts = [int(row[f"d{i}"] or 0) for i in range(len(DEFAULT_DELIMITERS))]
     best = max(range(len(counts)), key=lambda i: (counts[i], -i))
     return DEFAULT_DELIMITERS[best] if counts[best] > 0 else None
+
+
+def _budgets(session: Session, opts: ExportOptions, total: int,
+             align_bits: int) -> tuple[list[int], list[float]]:
+    """Wave budgets, and the LRU hit ratio expected at each boundary when they come from the MRC."""
+    if opts.wave_bytes_auto:
+        from sqlwave.mrc import auto_wave_bytes
+
+        return auto_wave_bytes(session, align=2**align_bits)
+    return (opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)), []
 
 
 def default_wave_bytes(total: int) -> list[int]:

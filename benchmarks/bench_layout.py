@@ -54,7 +54,8 @@ def run(name: str, log: Any, size: str | None, request: str | None) -> dict[str,
     return {"trace": name, "seconds": round(seconds, 2), "requests_test": result["requests_test"],
             "keys_in_layout_frac": result["keys_in_layout_frac"], "test_extents": test,
             "hot_hit": {n: s["test_hot_hit_ratio"] for n, s in result["strategies"].items()},
-            "chosen": result["chosen"], "chosen_extents": result["chosen_test_extents_per_request_mean"],
+            "chosen": result["chosen"],
+            "chosen_extents": result["chosen_test_extents_per_request_mean"],
             "hindsight_best": best, "stability": result["stability"]}
 
 

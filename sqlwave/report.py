@@ -136,7 +136,9 @@ def _curve(spec: dict[str, Any], extra: dict[str, Any] | None) -> str:
         return '<h2>Miss-ratio curve</h2><p class="note">No curve and no waves to draw.</p>'
     if curve and curve.get("points"):
         unit = curve.get("unit", "objects")
-        pts = [(float(p["size"]), float(p["miss_ratio"])) for p in curve["points"]]
+        pts = _trim_flat_start(
+            [(float(p["size"]), float(p["miss_ratio"])) for p in curve["points"]]
+        )
         series = [(f"{curve.get('method', '?')} ({unit})", pts)]
         note = f"Miss ratio against cache size, method <b>{escape(str(curve.get('method')))}</b>."
     else:
@@ -152,6 +154,16 @@ def _curve(spec: dict[str, Any], extra: dict[str, Any] | None) -> str:
     marks = _wave_marks(waves, unit)
     chart = line_chart(series, marks, "mrc", "miss ratio against cache size", _axis_format(unit))
     return f'<h2>Miss-ratio curve and wave boundaries</h2><p class="note">{note}</p>{chart}'
+
+
+def _trim_flat_start(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Drop the run of sizes too small to hit anything, keeping the last one as the start.
+
+    >>> _trim_flat_start([(1, 1.0), (2, 1.0), (4, 0.9), (8, 0.5)])
+    [(2, 1.0), (4, 0.9), (8, 0.5)]
+    """
+    first = next((i for i, (_, y) in enumerate(points) if y < 0.995), 0)
+    return points[max(0, first - 1) :]
 
 
 def _axis_format(unit: str) -> Callable[[float], str]:

@@ -82,7 +82,7 @@ def line_chart(
     xs = [x for _, pts in series for x, _ in pts if x > 0] + [m for m, _ in marks if m > 0]
     if not xs:
         return ""
-    left, right, top, bottom = 56, 36, 16, 40
+    left, right, top, bottom = 56, 36, 16, 58
     lo, hi = min(xs), max(xs)
     log = hi / lo > 100
     pw, ph = width - left - right, height - top - bottom
@@ -106,14 +106,24 @@ def line_chart(
         )
         parts.append(text(x + 3, top + 12 + 14 * (i % 3), name, extra=f'fill="{HIGHLIGHT}"'))
     colours = (ACCENT, "#16a34a", "#9333ea", MUTED)
+    legend_x = float(left)
     for i, (name, pts) in enumerate(series):
-        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts if x > 0)
+        shown = [(px(x), py(y)) for x, y in pts if x > 0]
         colour = colours[i % len(colours)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in shown)
         parts.append(
             f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
             f"<title>{escape(name)}</title></polyline>"
         )
-        parts.append(text(left + pw - 4, top + 14 + 14 * i, name, "end", f'fill="{colour}"'))
+        if len(shown) <= 4:  # too few points for a line to show: mark each one
+            parts += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>' for x, y in shown
+            ]
+        parts.append(
+            f'<rect x="{legend_x:.1f}" y="{height - 15}" width="12" height="4" fill="{colour}"/>'
+        )
+        parts.append(text(legend_x + 16, height - 9, name, extra=f'fill="{colour}"'))
+        legend_x += 30 + 6.5 * len(name)
     return svg(width, height, "".join(parts), chart, label)
 
 

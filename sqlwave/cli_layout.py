@@ -44,6 +44,18 @@ from sqlwave.cli import handle_errors
     help="Per-wave byte budgets, e.g. 1GiB,8GiB (default: 5 %% then 20 %% of the packed bytes).",
 )
 @click.option(
+    "--page-bits-options",
+    default=None,
+    help="Page sizes for the tuner to choose "
+    "among, e.g. 12,16,20 (objects stay aligned to the smallest).",
+)
+@click.option(
+    "--io-cost",
+    default="64KiB",
+    show_default=True,
+    help="With --page-bits-options: bytes one extent (I/O) costs.",
+)
+@click.option(
     "--window",
     type=int,
     default=16,
@@ -64,6 +76,8 @@ def evaluate_layout(
     train_frac: float,
     remap_keys: bool,
     page_bits: int,
+    page_bits_options: str | None,
+    io_cost: str,
     wave_bytes: str | None,
     window: int,
     strategies: str | None,
@@ -71,10 +85,11 @@ def evaluate_layout(
     threads: int | None,
 ) -> None:
     """Learn each layout on the first part of a log and judge it on the rest (JSON to stdout)."""
+    from sqlwave.cli_export import _int_list
     from sqlwave.errors import ParameterError
     from sqlwave.layout import CANDIDATES, LayoutParams
     from sqlwave.layout_eval import evaluate_layout as run
-    from sqlwave.units import parse_byte_list
+    from sqlwave.units import parse_byte_list, parse_bytes
     from sqlwave.wavespec import dumps
 
     if not 0 <= page_bits <= 40:
@@ -89,6 +104,8 @@ def evaluate_layout(
         window=window,
         candidates=candidates,
         wave_bytes=parse_byte_list(wave_bytes) if wave_bytes else None,
+        page_bits_options=tuple(_int_list(page_bits_options) or ()),
+        io_cost_bytes=parse_bytes(io_cost),
     )
     result = run(
         list(logs),

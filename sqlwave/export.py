@@ -45,6 +45,9 @@ class ExportOptions:
     previous: str | None = None
     previous_threshold: float = 0.05
     request_window: int = 16
+    # With order 'auto': page sizes the tuner may choose among, and an extent's cost in bytes.
+    page_bits_options: list[int] | None = None
+    io_cost_bytes: int = 65536
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:

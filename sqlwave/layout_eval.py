@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlwave.engine import connect, fetch_dicts, literal
@@ -99,6 +100,13 @@ def _judge(
     train_frac: float,
 ) -> dict[str, Any]:
     tuned = tune(session, train, params, tag="tune")
+    if "page_bits" in tuned:
+        params = replace(
+            params,
+            page_bits=tuned["page_bits"],
+            align_bits=tuned["align_bits"],
+            page_bits_options=(),
+        )
     features, boundaries = learn(session, train, "train", params)
     strategies, held = {}, None
     for name in params.candidates:

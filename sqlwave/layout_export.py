@@ -46,6 +46,9 @@ def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict
     if opts.order == "auto":
         tuned = tune(session, log, params)
         strategy, info["tuner"] = tuned["chosen"], tuned
+        if "page_bits" in tuned:
+            # The tuner chose the page size too: extents are counted at it from here on.
+            opts.page_bits = params.page_bits = tuned["page_bits"]
     features, _ = learn(session, log, "full", params)
     pack(session, features, strategy, params, PACK)
     info["strategy"] = strategy
@@ -68,6 +71,8 @@ def _params(session: Session, opts: Any, align_bits: int) -> LayoutParams:
         delimiter=opts.delimiter or "/",
         depth=opts.depth,
         window=opts.request_window,
+        page_bits_options=tuple(opts.page_bits_options or ()),
+        io_cost_bytes=opts.io_cost_bytes,
     )
     params.check()
     return params

@@ -152,3 +152,18 @@ def test_choose_prefers_hot_hits_between_near_ties() -> None:
 def test_unknown_candidate_is_a_clear_error() -> None:
     with pytest.raises(ParameterError, match='Did you mean "first-touch"'):
         LayoutParams(candidates=("frist-touch",)).check()
+
+
+@pytest.mark.parametrize(("io_cost", "page_bits"), [(65536, 14), (0, 12)])
+def test_tuner_weighs_page_size_against_the_cost_of_an_extent(io_cost: int,
+                                                              page_bits: int) -> None:
+    # Layout 1, 2, 3 at 4 KiB slots; requests read keys 1 and 3: two 4 KiB extents (8 KiB
+    # read), or one 16 KiB page. An extent worth 64 KiB of reading makes the big page cheaper.
+    # 20 accesses: the holdout (the last 20 %) is exactly the last two requests.
+    session = session_over(log_of([[1, 2, 3, 2]] + [[1, 3]] * 8))
+    params = LayoutParams(candidates=("first-touch",), page_bits_options=(12, 14),
+                          io_cost_bytes=io_cost)
+    result = tune(session, prepare_log(session, False, 16), params)
+    assert result["page_bits"] == page_bits and result["align_bits"] == 12
+    assert result["page_sizes"]["12"]["cost_per_request"] == 2 * io_cost + 2 * PAGE
+    assert result["page_sizes"]["14"]["cost_per_request"] == io_cost + 4 * PAGE

@@ -87,6 +87,16 @@ def test_export_order_auto_records_why(request_log: Path, tmp_path: Path) -> Non
         assert {"extents_mean", "bytes_read_mean", "hot_hit_ratio"} <= set(proxies)
 
 
+def test_export_tunes_the_page_size(request_log: Path, tmp_path: Path) -> None:
+    spec = export(request_log, tmp_path / "p.json", "--order", "auto", "--page-bits-options",
+                  "12,16,20", "--io-cost", "64KiB")
+    tuner = spec["layout"]["tuner"]
+    assert sorted(tuner["page_sizes"]) == ["12", "16", "20"]
+    costs = {int(b): p["cost_per_request"] for b, p in tuner["page_sizes"].items()}
+    assert spec["parameters"]["page_bits"] == tuner["page_bits"] == min(costs, key=costs.get)
+    assert spec["extents"]["page_bits"] == tuner["page_bits"]
+
+
 def export(log: Path, out: Path, *extra: str) -> dict[str, object]:
     code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--request-col",
                           "request_id", "--out", str(out), *extra)
@@ -128,6 +138,8 @@ def test_previous_layout_replaced_when_new_is_much_better(request_log: Path,
         (["export", "--order", "frist-touch"], 'Did you mean "first-touch"?'),
         (["export", "--order", "auto", "--previous", "missing.json"], "cannot read the previous"),
         (["report", "missing.json"], "cannot read WaveSpec"),
+        (["export", "--order", "auto", "--page-bits-options", "12,x"], "comma-separated integers"),
+        (["evaluate-layout", "--page-bits-options", "12,99"], "page sizes must be 0..40 bits"),
     ],
 )
 def test_cli_errors(args: list[str], message: str, request_log: Path, tmp_path: Path) -> None:

@@ -175,6 +175,22 @@ def test_prefix_hits_on_mooncake(unit: str) -> None:
                for p, q in zip(curve["points"], plain["points"], strict=True))
 
 
+def test_prefix_hits_differ_from_plain_hits() -> None:
+    rng = np.random.default_rng(9)
+    # Random blocks, no prefix tree: a cached block often follows a missed one.
+    requests = [[(int(k), 1) for k in rng.choice(300, size=rng.integers(1, 8), replace=False)]
+                for _ in range(1500)]
+    log = pa.table({"key": [k for r in requests for k, _ in r],
+                    "request_id": [i for i, r in enumerate(requests) for _ in r]})
+    curve = miss_ratio_curve(log, method="exact", request_col="request_id", prefix=True)
+    plain = miss_ratio_curve(log, method="exact")
+    for point in curve["points"][::5]:
+        miss, _ = prefix_lru(requests, point["size"])
+        assert point["miss_ratio"] == pytest.approx(miss, abs=1e-9)
+    assert any(p["miss_ratio"] > q["miss_ratio"] + 0.01
+               for p, q in zip(curve["points"], plain["points"], strict=True))
+
+
 @pytest.mark.parametrize("method", ["exact", "shards", "aet"])
 def test_curve_shape(method: str) -> None:
     log = zipf_log(20_000, 3000)

@@ -132,7 +132,7 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
         metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     if opts.capacity:
         metrics["hot_hit_share_at_capacity"] = _hot_share(session, align_bits, opts.capacity)
-    spec = {
+    spec: dict[str, Any] = {
         "format": FORMAT,
         "generator": {"name": "sqlwave", "version": __version__},
         "source": _source(log),

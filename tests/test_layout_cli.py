@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from sqlwave.cli import cli
 from sqlwave.commands import register
+from sqlwave.wavespec import load_schema
 from tests.conftest import shared_file
 
 register(cli)
@@ -78,6 +80,7 @@ def test_export_order_auto_records_why(request_log: Path, tmp_path: Path) -> Non
         outs.append(out.read_text())
     assert outs[0] == outs[1]
     spec = json.loads(outs[0])
+    jsonschema.validate(spec, load_schema())
     tuner = spec["layout"]["tuner"]
     assert spec["parameters"]["order"] == "auto"
     assert spec["pack_order"]["strategy"] == tuner["chosen"] == spec["layout"]["strategy"]
@@ -119,6 +122,7 @@ def test_previous_layout_replaced_when_new_is_much_better(request_log: Path,
     export(request_log, tmp_path / "hot.json", "--order", "hot")
     new = export(request_log, tmp_path / "auto.json", "--order", "auto", "--previous",
                  str(tmp_path / "hot.json"))
+    jsonschema.validate(new, load_schema())
     prev = new["layout"]["previous"]
     assert not prev["kept"] and prev["strategy"] == "hot"
     assert prev["new_extents_per_request"] < prev["previous_extents_per_request"] * 0.95

@@ -152,3 +152,23 @@ def test_cli_errors(args: list[str], message: str, request_log: Path, tmp_path: 
     code, _, err = invoke(*args, *logs, *out)
     assert code == 1
     assert err.startswith("Error: ") and message in err and "Traceback" not in err
+
+
+def test_previous_without_sidecar_warns_and_places_the_rest(request_log: Path,
+                                                            tmp_path: Path) -> None:
+    export(request_log, tmp_path / "small.json", "--order", "first-touch", "--max-inline", "5")
+    result = CliRunner().invoke(cli, ["export", "--logs", str(request_log), "--size", "size",
+                                      "--request-col", "request_id", "--order", "first-touch",
+                                      "--previous", str(tmp_path / "small.json"),
+                                      "--out", str(tmp_path / "next.json")])
+    assert result.exit_code == 0, result.stderr
+    assert "inlines 5 of 240 keys" in result.stderr
+    spec = json.loads((tmp_path / "next.json").read_text())
+    prev = spec["layout"]["previous"]
+    assert prev["keys"] == 5 and not prev["complete"]
+    # The five kept keys sit where they were; nothing overlaps.
+    before = json.loads((tmp_path / "small.json").read_text())["pack_order"]["inline"]
+    now = {e["key"]: e["byte_offset"] for e in spec["pack_order"]["inline"]}
+    assert all(now[e["key"]] == e["byte_offset"] for e in before)
+    spans = sorted((e["byte_offset"], e["aligned_size"]) for e in spec["pack_order"]["inline"])
+    assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:], strict=False))

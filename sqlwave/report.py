@@ -216,9 +216,10 @@ def _extent_map(spec: dict[str, Any]) -> str:
             for r in rows
         ]
         page = 2 ** int(ext.get("page_bits", 12))
+        count = int(ext.get("count", len(rows)))
         shown = f"the {len(rows)} hottest" if ext.get("truncated") else f"all {len(rows)}"
         parts.append(
-            f'<p class="note">{int(ext.get("count", len(rows))):,} contiguous runs of '
+            f'<p class="note">{count:,} contiguous run{"" if count == 1 else "s"} of '
             f"{human_bytes(page)} pages over {escape(str(ext.get('address')))} "
             f"addresses; {shown} drawn, darker = more hits.</p>"
         )

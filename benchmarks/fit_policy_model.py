@@ -4,7 +4,8 @@
 
 The constants shipped in sqlwave/data/devices.json came from this procedure (Nelder-Mead in log
 space on a soft-min regret, temperature annealed 0.1 -> 0.05 -> 0.02, fit split only), then
-rounded. The held-out shapes (hash of (m, k, n), ~30 %) are never looked at while fitting.
+rounded; a rerun starts from them and should move them little. The held-out shapes (hash of
+(m, k, n), ~30 %) are never looked at while fitting.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from sqlwave.evaluate import estimate, read_candidates, split_of  # noqa: E402
 from sqlwave.policy import load_device, model_constants  # noqa: E402
 
 DATA = Path(os.environ.get("SQLWAVE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-# (constant, where it lives): the fitted ones; the rest of the model is fixed physics.
+# (constant, where it lives): the fitted ones; the rest of the model is fixed physics. Rankings
+# do not change when every time term is scaled alike, so one constant must stay put to pin the
+# scale: hbm_efficiency (0.92, first fitted jointly with the others) is held fixed.
 FITTED = [("mma_sync_efficiency", "model"), ("l2_bandwidth_tbs", "device"),
-          ("k_step_latency_us", "model"), ("k_step_cycles", "model"), ("hbm_efficiency", "model")]
+          ("k_step_latency_us", "model"), ("k_step_cycles", "model")]
 
 
 def apply(x: list[float]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -125,3 +125,17 @@ def test_cli_replay_missing_columns(tmp_path) -> None:
 
 def test_device_constants_are_data() -> None:
     assert load_device("a100")["sms"] == 108 and not load_device("a100")["wgmma"]
+
+
+def test_negative_weight_is_refused() -> None:
+    with pytest.raises(InputError, match="weights must be >= 0"):
+        replay_and_tune(pa.table({"m": [1], "n": [64], "k": [64], "weight": [-1.0]}), "h100",
+                        TuneOptions(progress=False))
+
+
+def test_baseline_that_does_not_fit_shared_memory_is_not_compared() -> None:
+    # Triton's tutorial config (128x256x64, 3 stages) needs 288 KiB in fp32: no such baseline
+    doc = replay_and_tune(pa.table({"m": [512], "n": [4096], "k": [4096], "dtype": ["fp32"]}),
+                          "h100", TuneOptions(progress=False))
+    assert set(doc["tuned"]["speedup"]) == {"vllm-default"}
+    assert all(b["speedup"].keys() == {"vllm-default"} for b in doc["buckets"].values())

@@ -1,20 +1,29 @@
 -- A request log -> the GEMM problems a dense decoder model runs while serving it.
 --
--- Input: one row per request with `context_tokens` and `generated_tokens`
--- (the Azure LLM inference trace has exactly these columns, as ContextTokens/GeneratedTokens;
--- examples/make_requests.py writes a small synthetic one). Requests are batched by arrival
--- order: a prefill batch per 8 requests (M = total context tokens) and decode steps
--- (M = requests still generating). The model's linear layers are Llama-3-8B shaped.
+-- Input `requests`: one row per request with `ts`, `request_id`, `context_tokens` and
+-- `generated_tokens` (the columns of the Azure LLM inference trace, Splitwise ISCA'24).
+-- Requests are batched in arrival order, 8 to a batch: one prefill GEMM per batch
+-- (M = the batch's context tokens) and decode steps (M = requests in the batch, repeated for
+-- as many steps as its longest generation). The linear layers are Llama-3-8B shaped.
+--
+--   sqlwave trace --sql examples/gemm_pipeline.sql --out trace.json
+--   sqlwave replay --trace trace.json --sample requests.parquet --device h100 --out policies.json
 --
 -- input: requests
 
 -- step: batches
-SELECT
-    CAST((row_number() OVER (ORDER BY arrival ASC, request_id ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1) / 8 AS BIGINT) AS batch,
-    request_id,
-    context_tokens,
-    generated_tokens
-FROM requests;
+WITH ranked AS (
+    SELECT
+        row_number() OVER (ORDER BY ts ASC, request_id ASC
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1 AS pos,
+        request_id,
+        context_tokens,
+        generated_tokens
+    FROM requests
+)
+-- exact division (pos - pos % 8 is a multiple of 8): no rounding of a double cast
+SELECT CAST((pos - pos % 8) / 8 AS BIGINT) AS batch, request_id, context_tokens, generated_tokens
+FROM ranked;
 
 -- step: batch_m
 SELECT batch, 'prefill' AS phase, CAST(sum(context_tokens) AS BIGINT) AS m, CAST(1 AS BIGINT) AS steps

@@ -87,12 +87,13 @@ def _chunk_steps(name: str | None, body: str, line: int, dialect: str) -> list[R
         raise InputError(f"{where} does not parse: {str(e).splitlines()[0]}") from e
     if name is None:
         return [_view_step(s, line) for s in statements]
-    if len(statements) != 1:
-        raise InputError(f"step {name!r} (line {line}) holds {len(statements)} statements; "
-                         "put `-- step: NAME` above each one")
-    statement = statements[0]
-    query = statement.expression if _is_view(statement) else statement
-    return [RawStep(name, require_query(query, name), line)]
+    if not statements:
+        raise InputError(f"step {name!r} (line {line}) holds no statement")
+    first = statements[0]
+    query = first.expression if _is_view(first) else first
+    # Later statements in the chunk are steps of their own: CREATE VIEW, or refused unnamed.
+    return [RawStep(name, require_query(query, name), line)] + [
+        _view_step(s, line) for s in statements[1:]]
 
 
 def _view_step(statement: exp.Expr, line: int) -> RawStep:

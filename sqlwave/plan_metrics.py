@@ -179,6 +179,10 @@ def build_metrics(trace: Trace, queries: Sequence[exp.Expr], binds: Mapping[str,
     return metrics
 
 
+def _is_sink(name: str) -> bool:
+    return name == "RESULT_COLLECTOR" or name.endswith("CREATE_TABLE_AS")
+
+
 def _output_rows(ops: Sequence[Mapping[str, Any]]) -> int | None:
     # The CREATE TABLE AS sink reports one row (its count); the step's rows are its child's.
     for i, op in enumerate(ops[:-1]):
@@ -190,7 +194,8 @@ def _output_rows(ops: Sequence[Mapping[str, Any]]) -> int | None:
 def _measured(trace: Trace, profiles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     steps = []
     for step, profile in zip(trace.steps, profiles, strict=True):
-        ops = [op for op in profile["operators"] if op["operator"] not in ("RESULT_COLLECTOR",)]
+        # The sink operators are replay's wrapper, not the step (and their names vary by threads).
+        ops = [op for op in profile["operators"] if not _is_sink(op["operator"])]
         shuffle = sum(op["input_bytes"] for op in ops if op["operator"] in SHUFFLE_OPERATORS)
         steps.append({"step": step.name, "bytes_read": profile["bytes_read"],
                       "output_rows": profile.get("output_rows", _output_rows(ops)),

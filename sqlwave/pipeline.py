@@ -17,12 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sqlglot
 import sqlglot.expressions as exp
 from sqlglot.errors import ParseError
 
 from sqlwave.errors import InputError
-from sqlwave.safety import NAME_RE, check_query, require_query
+from sqlwave.safety import NAME_RE, check_query, quiet_parse, require_query
 
 _DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -81,7 +80,7 @@ def _name(text: str, what: str, line: int) -> str:
 
 def _chunk_steps(name: str | None, body: str, line: int, dialect: str) -> list[RawStep]:
     try:
-        statements = [s for s in sqlglot.parse(body, read=dialect) if s is not None]
+        statements = quiet_parse(body, dialect)
     except ParseError as e:
         where = f"step {name!r}" if name else f"the SQL starting at line {line}"
         raise InputError(f"{where} does not parse: {str(e).splitlines()[0]}") from e

@@ -10,6 +10,7 @@ its allowed paths stay writable, so this check is what keeps COPY ... TO out.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
@@ -23,7 +24,7 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Statement kinds that write, read files, change settings or load code; refused wherever they sit.
 _REFUSED_NODES: dict[str, str] = {
-    "Command": "a statement sqlglot cannot parse (e.g. LOAD, CALL, VACUUM)",
+    "Command": "a non-query statement",
     "Create": "CREATE", "Insert": "INSERT", "Update": "UPDATE", "Delete": "DELETE",
     "Merge": "MERGE", "Drop": "DROP", "Alter": "ALTER", "Copy": "COPY", "Set": "SET",
     "Pragma": "PRAGMA", "Use": "USE", "Attach": "ATTACH", "Detach": "DETACH",
@@ -65,7 +66,7 @@ def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
     'SELECT 1 AS one'
     """
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        statements = quiet_parse(sql, dialect)
     except ParseError as e:
         raise UnsafeSqlError(f"step {step!r}: SQL does not parse ({_first(e)}); "
                              "each step must be one SELECT query") from e
@@ -73,6 +74,17 @@ def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
         raise UnsafeSqlError(f"step {step!r}: refused {len(statements)} stacked statements; "
                              "a step holds exactly one SELECT query")
     return require_query(statements[0], step)
+
+
+def quiet_parse(sql: str, dialect: str) -> list[exp.Expr]:
+    """sqlglot.parse without its log warning for statements it keeps as Command (refused anyway)."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    finally:
+        logger.setLevel(level)
 
 
 def require_query(root: exp.Expr, step: str) -> exp.Query:
@@ -152,7 +164,7 @@ def _what(node: exp.Expr) -> str:
     if name in _REFUSED_NODES:
         label = _REFUSED_NODES[name]
         if isinstance(node, exp.Command):
-            label = f"{label}: {str(node.this).upper()}"
+            label = f"{str(node.this).upper()} ({label})"
         return label
     return f"a {name} statement" if not isinstance(node, exp.Query) else name
 

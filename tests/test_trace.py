@@ -82,7 +82,8 @@ def test_ast_cache_that_disagrees_with_sql_is_ignored() -> None:
     from sqlwave.trace import checked_queries
 
     queries, notes = checked_queries(trace_from_dict(doc))
-    assert queries[0].sql(dialect="duckdb") == doc["steps"][0]["sql"] and "does not match its SQL" in notes[0]
+    assert queries[0].sql(dialect="duckdb") == doc["steps"][0]["sql"]
+    assert "does not match its SQL" in notes[0]
 
 
 @pytest.mark.parametrize("text, message", [

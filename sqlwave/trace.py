@@ -22,6 +22,7 @@ import sqlglot.expressions as exp
 
 from sqlwave.errors import InputError, ParameterError, SqlwaveError, did_you_mean
 from sqlwave.plan_metrics import PlanMetrics
+from sqlwave.safety import NAME_RE
 
 FORMAT = "sqlwave.trace/1"
 SQLGLOT_VERSION = metadata.version("sqlglot")
@@ -90,6 +91,9 @@ def trace_from_dict(data: object) -> Trace:
         raise InputError(f"not a {FORMAT} trace (format: {found!r}); write one with "
                          "`sqlwave trace --sql pipeline.sql --out trace.json`")
     inputs = _str_list(data.get("inputs", []), "inputs")
+    bad = [t for t in inputs if not NAME_RE.match(t)]
+    if bad:
+        raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _")
     default = data.get("default_input")
     if default is not None and inputs and default != inputs[0]:
         inputs = [default] + [t for t in inputs if t != default]
@@ -148,7 +152,7 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     The AST cache is used only for the same sqlglot version and only if it regenerates the
     stored SQL; otherwise the SQL is parsed (a trace from another version still loads).
     """
-    from sqlwave.safety import NAME_RE, check_query, parse_query
+    from sqlwave.safety import check_query, parse_query
 
     notes: list[str] = []
     if trace.sqlglot_version != SQLGLOT_VERSION and any(s.ast for s in trace.steps):
@@ -185,10 +189,9 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     the sqlglot estimates; SQLWAVE_RUNTIME_METRICS, if set, is merged in last.
     """
     from sqlwave.engine import fetch_arrow, quote
+    from sqlwave.plan_estimates import relations_read
     from sqlwave.plan_metrics import build_metrics, operator_counters
     from sqlwave.sandbox import sandboxed_connection
-
-    from sqlwave.plan_estimates import relations_read
 
     queries, notes = checked_queries(trace)
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}

@@ -156,3 +156,33 @@ def test_cli_trace_errors(tmp_path: Path, args: list[str], message: str) -> None
     res = CliRunner().invoke(cli, ["trace", *args, "--out", str(tmp_path / "t.json")])
     assert res.exit_code == 1 and res.output.startswith("Error: ") and message in res.output
     assert "Traceback" not in res.output and not (tmp_path / "t.json").exists()
+
+
+def test_bad_input_tag_in_trace_is_refused() -> None:
+    doc = trace_to_dict(trace_from_sql(PIPELINE))
+    doc["inputs"] = ["../etc/passwd", "weights"]
+    with pytest.raises(InputError, match="bad input tag '../etc/passwd'"):
+        trace_from_dict(doc)
+
+
+def test_other_dialect_is_replayed_on_duckdb(tmp_path: Path) -> None:
+    sample = write_requests(tmp_path / "requests.parquet", 20)
+    trace = trace_from_sql("-- input: requests\n-- step: s\nSELECT request_id, "
+                           "CAST(context_tokens AS BIGINT) % 7 AS r FROM requests "
+                           "ORDER BY request_id ASC NULLS LAST LIMIT 3", dialect="postgres")
+    assert trace.dialect == "postgres"
+    table, _ = replay_trace(trace_from_dict(trace_to_dict(trace)), {"requests": str(sample)})
+    assert table.to_pylist() == [{"request_id": i, "r": (100 + i * 37) % 7} for i in range(3)]
+
+
+def test_trace_then_replay_cli(tmp_path: Path) -> None:
+    sample = write_requests(tmp_path / "requests.parquet", 40)
+    trace, policies = tmp_path / "trace.json", tmp_path / "policies.json"
+    assert CliRunner().invoke(cli, ["trace", "--sql", str(EXAMPLE), "--out", str(trace)]
+                              ).exit_code == 0
+    res = CliRunner().invoke(cli, ["replay", "--trace", str(trace), "--sample", str(sample),
+                                   "--device", "h100", "--out", str(policies)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(policies.read_text())["plan_metrics"]
+    assert metrics["measured"]["steps"][0]["output_rows"] == 40
+    assert metrics["counts"]["repartitions"] == 4

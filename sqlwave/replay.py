@@ -47,6 +47,7 @@ class TuneOptions:
     progress: bool | None = None
     top_k: int = 3
     plan_metrics: dict[str, Any] | None = None
+    threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -222,7 +223,7 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     dev = load_device(device) if isinstance(device, str) else device
     if not 0 <= opts.threshold < 10:
         raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
-    con = connect()
+    con = connect(threads=opts.threads)
     con.execute("SET enable_progress_bar = false")  # our own bar counts grid chunks
     n_problems = bind_problems(con, read_problems(problems), dev)
     if n_problems == 0:

@@ -58,9 +58,11 @@ def test_small_m_picks_small_tiles(tuned: dict) -> None:
     assert tuned["table"]["2048"]["BLOCK_SIZE_M"] >= 64
 
 
-def test_output_is_byte_identical_whatever_the_chunking(tuned: dict) -> None:
+def test_output_is_byte_identical_whatever_the_chunking_and_threads(tuned: dict) -> None:
     again = replay_and_tune(problems(), "h100", TuneOptions(progress=False, chunk_size=97))
     assert dumps(again) == dumps(tuned)
+    one = replay_and_tune(problems(), "h100", TuneOptions(progress=False, threads=1))
+    assert dumps(one) == dumps(tuned)
 
 
 def test_previous_choice_is_kept_within_threshold(tuned: dict) -> None:

@@ -48,6 +48,7 @@ _ALLOWED_FUNC_CLASSES = (
     "Pow", "Sign", "Substring", "Lower", "Upper", "Length", "Trim", "StrPosition", "Concat",
     "ConcatWs", "MD5", "Left", "Right", "Replace", "StartsWith", "EndsWith", "Extract",
     "DateTrunc", "TimestampTrunc", "TimeToUnix", "Pad", "Div", "IntDiv", "SafeDivide",
+    "DateAdd", "DateDiff", "DateSub", "Exists", "Struct", "Array", "Columns", "Hex",
 )
 ALLOWED_FUNC_TYPES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, n) for n in _ALLOWED_FUNC_CLASSES if isinstance(getattr(exp, n, None), type))

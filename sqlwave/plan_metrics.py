@@ -127,11 +127,19 @@ def parquet_stats(path: str) -> dict[str, int]:
             "file_bytes": int(os.path.getsize(path))}
 
 
-def operator_counters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Rows and bytes per operator of the last query, from DuckDB's JSON profile (no timings)."""
-    profile = json.loads(con.get_profiling_information(format="json"))
+def operator_counters(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """Rows and bytes per operator of the last query, from DuckDB's JSON profile (no timings).
+
+    None when this DuckDB cannot give the profile as JSON (the caller notes it).
+    """
+    import duckdb
+
+    try:
+        profile = json.loads(con.get_profiling_information(format="json"))
+    except (AttributeError, TypeError, ValueError, duckdb.Error):
+        return None
     operators: list[dict[str, Any]] = []
-    for root in profile.get("operator", []):
+    for root in profile.get("operator", profile.get("children", [])):
         _flatten(root, operators, 0)
     io = profile.get("io", {})
     return {"operators": operators, "bytes_read": int(io.get("total_bytes_read", 0)),
@@ -140,13 +148,16 @@ def operator_counters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def _flatten(node: Mapping[str, Any], out: list[dict[str, Any]], depth: int) -> int:
     """Pre-order list of operators; returns the node's output bytes for its parent's input."""
-    entry = {"operator": str(node.get("type", node.get("name", "?"))), "depth": depth,
-             "rows": int(node.get("intermediate_rows", 0)),
-             "bytes": int(node.get("intermediate_size_bytes", 0)), "input_bytes": 0}
+    # DuckDB 2.0 keys first; the 1.x names (operator_type, operator_cardinality,
+    # result_set_size) as fallbacks.
+    rows = node.get("intermediate_rows", node.get("operator_cardinality", 0))
+    size = int(node.get("intermediate_size_bytes", node.get("result_set_size", 0)))
+    entry = {"operator": str(node.get("type", node.get("operator_type", "?"))), "depth": depth,
+             "rows": int(rows), "bytes": size, "input_bytes": 0}
     out.append(entry)
     children = node.get("children", [])
     entry["input_bytes"] = sum(_flatten(child, out, depth + 1) for child in children)
-    return int(node.get("intermediate_size_bytes", 0))
+    return size
 
 
 def load_runtime_metrics() -> dict[str, Any] | None:

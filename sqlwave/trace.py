@@ -190,37 +190,41 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     """
     from sqlwave.engine import fetch_arrow, quote
     from sqlwave.plan_estimates import relations_read
-    from sqlwave.plan_metrics import build_metrics, operator_counters
+    from sqlwave.plan_metrics import build_metrics
     from sqlwave.sandbox import sandboxed_connection
 
     queries, notes = checked_queries(trace)
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
     _check_binds(trace, binds, used)
     con = sandboxed_connection(binds, threads=threads)
-    profiles = []
     try:
-        for step, query in zip(trace.steps, queries, strict=True):
-            _run_step(con, step.name, query.sql(dialect="duckdb"))
-            counters = operator_counters(con)
-            counters["output_rows"] = con.execute(f"SELECT count(*) FROM {quote(step.name)}"
-                                                  ).fetchall()[0][0]
-            profiles.append(counters)
+        profiles = [_run_step(con, step.name, query.sql(dialect="duckdb"))
+                    for step, query in zip(trace.steps, queries, strict=True)]
         table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)}")
     finally:
         con.close()
-    metrics = build_metrics(trace, queries, binds, profiles, notes)
-    return table, metrics
+    if any(p is None for p in profiles):
+        notes.append("this DuckDB gave no JSON profile: measured counters left out")
+    kept = None if any(p is None for p in profiles) else [p for p in profiles if p is not None]
+    return table, build_metrics(trace, queries, binds, kept, notes)
 
 
-def _run_step(con: Any, name: str, sql: str) -> None:
+def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
+    """Materialise one step as a temp table; its profiler counters (None if unavailable)."""
     import duckdb
 
     from sqlwave.engine import first_line, quote
+    from sqlwave.plan_metrics import operator_counters
 
     try:
         con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
     except duckdb.Error as e:
         raise SqlwaveError(f"step {name!r} failed on the sample: {first_line(e)}") from e
+    counters = operator_counters(con)
+    if counters is not None:
+        rows = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()
+        counters["output_rows"] = rows[0][0]
+    return counters
 
 
 def _check_binds(trace: Trace, binds: Mapping[str, str], used: set[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -26,6 +28,8 @@ SECRET = "TOPSECRET-5f1d2c-do-not-leak"
 HOSTILE = [
     ("COPY (SELECT 1 AS a) TO '{out}'", "refused COPY"),
     ("COPY sample TO '{sample}'", "refused COPY"),
+    ("COPY (SELECT 1 AS a) TO 'pwned.csv'", "refused COPY"),
+    ("COPY (SELECT 1 AS a) TO '{systmp}'", "refused COPY"),
     ("ATTACH '{tmp}/x.db' AS x", "refused ATTACH"),
     ("DETACH x", "refused DETACH"),
     ("INSTALL httpfs", "refused INSTALL"),
@@ -72,7 +76,9 @@ def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     return {"tmp": str(tmp_path), "secret": str(tmp_path / "secret.txt"),
-            "sample": str(tmp_path / "sample.parquet"), "out": str(tmp_path / "pwned.csv")}
+            "sample": str(tmp_path / "sample.parquet"), "out": str(tmp_path / "pwned.csv"),
+            # the system temp folder too (others write there, so one named file is watched)
+            "systmp": str(Path(tempfile.gettempdir()) / f"sqlwave-pwned-{uuid.uuid4().hex}.csv")}
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -103,6 +109,7 @@ def test_hostile_trace_is_refused(box: dict[str, str], tmp_path: Path, template:
         assert refused in str(error) and "'evil'" in str(error)
         assert SECRET not in str(error)
     assert snapshot(tmp_path) == before  # no file written, none changed, cwd included
+    assert not Path(box["systmp"]).exists()
 
 
 def test_hostile_cli_replay_says_error(box: dict[str, str], tmp_path: Path) -> None:
@@ -118,6 +125,7 @@ def test_hostile_cli_replay_says_error(box: dict[str, str], tmp_path: Path) -> N
 @pytest.mark.parametrize("sql", [
     "SELECT * FROM read_text('{secret}')", "SELECT * FROM read_csv('{secret}')",
     "SELECT * FROM '{secret}'", "COPY (SELECT 1 AS a) TO '{out}'", "ATTACH '{tmp}/x.db' AS x",
+    "COPY (SELECT 1 AS a) TO '{systmp}'", "COPY (SELECT 1 AS a) TO 'pwned.csv'",
     "SELECT * FROM glob('{tmp}/*')", "SET enable_external_access = true", "INSTALL httpfs",
 ])
 def test_sandbox_is_a_second_fence(box: dict[str, str], tmp_path: Path, sql: str) -> None:
@@ -131,7 +139,7 @@ def test_sandbox_is_a_second_fence(box: dict[str, str], tmp_path: Path, sql: str
         assert con.execute("SELECT count(*) FROM sample").fetchall() == [(2,)]
     finally:
         con.close()
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before and not Path(box["systmp"]).exists()
 
 
 @pytest.mark.parametrize("sql", [
@@ -183,3 +191,16 @@ def test_ast_cache_refuses_non_allow_listed_class(cls: str, capsys: pytest.Captu
 def test_ast_cache_refuses_malformed_payloads(payload: object) -> None:
     with pytest.raises(UnsafeSqlError, match="AST cache refused"):
         load_ast(payload)
+
+
+def test_the_file_watch_would_see_a_write(box: dict[str, str], tmp_path: Path) -> None:
+    """Control: the same COPY on a plain connection does write, so the checks above can fail."""
+    before = snapshot(tmp_path)
+    con = duckdb.connect()
+    try:
+        con.execute(f"COPY (SELECT 1 AS a) TO '{box['out']}'")
+        con.execute("COPY (SELECT 1 AS a) TO 'pwned.csv'")
+    finally:
+        con.close()
+    written = set(snapshot(tmp_path)) - set(before)
+    assert written == {box["out"], str(tmp_path / "cwd" / "pwned.csv")}

@@ -1,7 +1,8 @@
 """Estimates of a trace's plan from sqlglot's view of each step and Parquet footers (no data read).
 
 Bytes flow through the steps as upper bounds: a step's input is the sum of what it scans (a bound
-tag: its uncompressed Parquet bytes; an earlier step: that step's estimated output), and, without
+tag: the uncompressed Parquet bytes of the columns the step mentions, all of them for `*`; an
+earlier step: that step's estimated output), and, without
 cardinality statistics, a step's output is estimated as its input. Shuffle bytes are the input of
 each repartition point, so they grow with both the number of repartitions and the input size.
 """
@@ -20,17 +21,20 @@ if TYPE_CHECKING:
 
 
 def estimate(trace: Trace, queries: Sequence[exp.Expr],
-             stats: Mapping[str, Mapping[str, int]]) -> PlanMetrics:
+             stats: Mapping[str, Mapping[str, Any]]) -> PlanMetrics:
     """PlanMetrics with counts and estimates; `stats` maps bound tags to parquet_stats()."""
     names = [s.name for s in trace.steps]
     reads = [relations_read(q, set(trace.inputs) | set(names)) for q in queries]
-    size = {t: int(stats[t]["bytes"]) if t in stats else 0 for t in trace.inputs}
+    used = [referenced_columns(q) for q in queries]
+    size = {t: _tag_bytes(stats.get(t), _union([u for u, r in zip(used, reads, strict=True)
+                                                if t in r])) for t in trace.inputs}
     per_step: list[dict[str, Any]] = []
     notes: list[str] = []
     shuffle = 0
-    for name, query, read in zip(names, queries, reads, strict=True):
+    for name, query, read, cols in zip(names, queries, reads, used, strict=True):
         counts, step_notes = step_counts(query)
-        in_bytes = sum(size.get(r, 0) for r in read)
+        in_bytes = sum(_tag_bytes(stats.get(r), cols) if r in trace.inputs else size.get(r, 0)
+                       for r in read)
         size[name] = in_bytes
         shuffle += counts["repartitions"] * in_bytes
         per_step.append({"step": name, "reads": read, **counts, "input_bytes": in_bytes})
@@ -46,6 +50,37 @@ def estimate(trace: Trace, queries: Sequence[exp.Expr],
         "reuse_proxy": reuse, "occupancy_proxy": _occupancy(trace, reads, size, input_bytes)}
     return PlanMetrics(totals, per_step, estimated, pack_order_hint=hint,
                        notes=notes + reuse_notes)
+
+
+def referenced_columns(query: exp.Expr) -> set[str] | None:
+    """Lower-case column names a query mentions; None when a projection is `*` (all columns).
+
+    >>> sorted(referenced_columns(exp.maybe_parse("SELECT a, count(*) FROM t GROUP BY b")))
+    ['a', 'b']
+    >>> referenced_columns(exp.maybe_parse("SELECT t.* FROM t")) is None
+    True
+    """
+    for select in query.find_all(exp.Select):
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star) or (
+                    isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)):
+                return None
+    return {c.name.lower() for c in query.find_all(exp.Column) if c.name}
+
+
+def _union(sets: Sequence[set[str] | None]) -> set[str] | None:
+    if any(s is None for s in sets):
+        return None
+    return set().union(*[s for s in sets if s is not None])
+
+
+def _tag_bytes(stat: Mapping[str, Any] | None, columns: set[str] | None) -> int:
+    """Uncompressed Parquet bytes of the columns read (all of them for `*`)."""
+    if stat is None:
+        return 0
+    if columns is None:
+        return int(stat["bytes"])
+    return sum(int(b) for name, b in stat["columns"].items() if name in columns)
 
 
 def relations_read(query: exp.Expr, names: set[str]) -> list[str]:

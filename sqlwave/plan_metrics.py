@@ -117,13 +117,20 @@ def _has_aggregate(select: exp.Select) -> bool:
     return False
 
 
-def parquet_stats(path: str) -> dict[str, int]:
-    """Rows, uncompressed and on-disk bytes of a Parquet file, from its footer only."""
+def parquet_stats(path: str) -> dict[str, Any]:
+    """Rows, uncompressed bytes (in all and per top-level column) and on-disk bytes of a
+    Parquet file, from its footer only."""
     import pyarrow.parquet as pq
 
     meta = pq.ParquetFile(path).metadata
-    uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return {"rows": int(meta.num_rows), "bytes": int(uncompressed),
+    columns: dict[str, int] = {}
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            name = chunk.path_in_schema.split(".")[0].lower()
+            columns[name] = columns.get(name, 0) + int(chunk.total_uncompressed_size)
+    return {"rows": int(meta.num_rows), "bytes": sum(columns.values()), "columns": columns,
             "file_bytes": int(os.path.getsize(path))}
 
 

@@ -112,3 +112,14 @@ def test_metrics_do_not_depend_on_threads(tmp_path: Path) -> None:
     docs = {json.dumps(metrics_to_dict(replay_trace(trace, {"s": path}, threads=t)[1]))
             for t in (1, 2, 4)}
     assert len(docs) == 1
+
+
+def test_input_bytes_count_only_columns_read(tmp_path: Path) -> None:
+    path = sample(tmp_path / "s.parquet", 2000)
+    from sqlwave.plan_metrics import parquet_stats
+
+    columns = parquet_stats(path)["columns"]
+    sizes = {sql: replay_trace(one_step(sql), {"s": path})[1].estimated["input_bytes"]
+             for sql in ("SELECT v FROM s", "SELECT k, v FROM s", "SELECT * FROM s")}
+    assert sizes["SELECT v FROM s"] == columns["v"]
+    assert sizes["SELECT k, v FROM s"] == columns["k"] + columns["v"] == sizes["SELECT * FROM s"]

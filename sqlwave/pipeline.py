@@ -80,7 +80,7 @@ def _name(text: str, what: str, line: int) -> str:
 
 def _chunk_steps(name: str | None, body: str, line: int, dialect: str) -> list[RawStep]:
     try:
-        statements = quiet_parse(body, dialect)
+        statements = quiet_parse(body, dialect, f"step {name!r}: " if name else "")
     except ParseError as e:
         where = f"step {name!r}" if name else f"the SQL starting at line {line}"
         raise InputError(f"{where} does not parse: {str(e).splitlines()[0]}") from e

@@ -67,7 +67,7 @@ def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
     'SELECT 1 AS one'
     """
     try:
-        statements = quiet_parse(sql, dialect)
+        statements = quiet_parse(sql, dialect, f"step {step!r}: ")
     except ParseError as e:
         raise UnsafeSqlError(f"step {step!r}: SQL does not parse ({_first(e)}); "
                              "each step must be one SELECT query") from e
@@ -77,13 +77,15 @@ def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
     return require_query(statements[0], step)
 
 
-def quiet_parse(sql: str, dialect: str) -> list[exp.Expr]:
+def quiet_parse(sql: str, dialect: str, where: str = "") -> list[exp.Expr]:
     """sqlglot.parse without its log warning for statements it keeps as Command (refused anyway)."""
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
         return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except RecursionError as e:
+        raise UnsafeSqlError(f"{where}refused SQL nested too deeply to check; simplify it") from e
     finally:
         logger.setLevel(level)
 
@@ -109,6 +111,10 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
     """
     query = require_query(root, step)
     names = {n.lower() for n in allowed} | _cte_names(query)
+    for with_ in query.find_all(exp.With):
+        if with_.args.get("recursive"):
+            raise UnsafeSqlError(f"step {step!r}: refused WITH RECURSIVE (a replay must end); "
+                                 "unroll it into steps")
     for node in query.walk():
         if isinstance(node, REFUSED_NODE_TYPES):
             raise UnsafeSqlError(f"step {step!r}: refused {_what(node)} inside the query; "

@@ -20,7 +20,13 @@ from typing import Any
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from sqlwave.errors import InputError, ParameterError, SqlwaveError, did_you_mean
+from sqlwave.errors import (
+    InputError,
+    ParameterError,
+    SqlwaveError,
+    UnsafeSqlError,
+    did_you_mean,
+)
 from sqlwave.plan_metrics import PlanMetrics
 from sqlwave.safety import NAME_RE
 
@@ -163,8 +169,12 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     for step in trace.steps:
         if not NAME_RE.match(step.name) or step.name.lower() in {k.lower() for k in known}:
             raise InputError(f"bad or repeated step name {step.name!r} in the trace")
-        query = _cached(step, trace, notes) or parse_query(step.sql, trace.dialect, step.name)
-        queries.append(check_query(query, known, step.name))
+        try:
+            query = _cached(step, trace, notes) or parse_query(step.sql, trace.dialect, step.name)
+            queries.append(check_query(query, known, step.name))
+        except RecursionError as e:
+            raise UnsafeSqlError(f"step {step.name!r}: refused SQL nested too deeply to check; "
+                                 "simplify it") from e
         known.append(step.name)
     return queries, notes
 

@@ -65,6 +65,9 @@ HOSTILE = [
     ("SELECT * FROM secrets", "table 'secrets' is neither a bound input tag"),
     ("SELECT * FROM later_step", "table 'later_step' is neither"),
     ("EXPORT DATABASE '{tmp}/dump'", "does not parse"),
+    ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 AS n FROM r) SELECT n FROM r",
+     "refused WITH RECURSIVE"),
+    ("SELECT " + "(" * 3000 + "1" + ")" * 3000 + " AS x", "nested too deeply"),
 ]
 
 

@@ -58,7 +58,7 @@ class Trace:
         return self.inputs[0] if self.inputs else DEFAULT_TAG
 
 
-def trace_from_sql(text: str, dialect: str = "duckdb", with_ast: bool = True) -> Trace:
+def trace_from_sql(text: str, dialect: str = "duckdb", with_ast: bool = False) -> Trace:
     """Build a trace from pipeline text (see pipeline.py for the convention).
 
     >>> t = trace_from_sql("-- input: r\\n-- step: n\\nselect count(*) as c from r")

@@ -37,13 +37,16 @@ ALLOWED_CLASSES = _allowed_classes()
 
 
 def dump_ast(expression: exp.Expr) -> list[dict[str, Any]]:
-    """The serde payload of an expression (JSON-ready).
+    """The serde payload of an expression (JSON-ready; source positions left out).
 
     >>> import sqlglot
     >>> load_ast(dump_ast(sqlglot.parse_one("SELECT a FROM t"))).sql()
     'SELECT a FROM t'
     """
-    return serde.dump(expression)
+    payload = serde.dump(expression)
+    for node in payload:
+        node.pop("m", None)
+    return payload
 
 
 def load_ast(payload: object) -> exp.Expr:

@@ -48,7 +48,8 @@ def write_requests(path: Path, n: int) -> Path:
 
 
 def test_round_trip_through_json(tmp_path: Path) -> None:
-    trace = trace_from_sql(PIPELINE)
+    trace = trace_from_sql(PIPELINE, with_ast=True)
+    assert all(s.ast for s in trace.steps)
     assert [s.name for s in trace.steps] == ["per_req", "joined", "final"]
     assert trace.inputs == ("requests", "weights") and trace.default_tag == "requests"
     path = tmp_path / "trace.json"
@@ -76,9 +77,10 @@ def test_other_sqlglot_version_loads_from_sql(tmp_path: Path) -> None:
 
 
 def test_ast_cache_that_disagrees_with_sql_is_ignored() -> None:
-    doc = trace_to_dict(trace_from_sql(PIPELINE))
-    doc["steps"][0]["ast"] = trace_to_dict(trace_from_sql(
-        "-- input: requests\n-- step: x\nSELECT 1 AS other FROM requests"))["steps"][0]["ast"]
+    doc = trace_to_dict(trace_from_sql(PIPELINE, with_ast=True))
+    other = trace_from_sql("-- input: requests\n-- step: x\nSELECT 1 AS other FROM requests",
+                           with_ast=True)
+    doc["steps"][0]["ast"] = trace_to_dict(other)["steps"][0]["ast"]
     from sqlwave.trace import checked_queries
 
     queries, notes = checked_queries(trace_from_dict(doc))
@@ -142,6 +144,16 @@ def test_example_on_real_azure_requests(tmp_path: Path) -> None:
     table, metrics = replay_trace(trace_from_sql(EXAMPLE.read_text()), {"requests": str(azure)})
     assert table.num_rows > 0 and min(table.column("m").to_pylist()) >= 1
     assert metrics.estimated["input_rows"] == pq.ParquetFile(azure).metadata.num_rows
+
+
+def test_cli_trace_ast_flag(tmp_path: Path) -> None:
+    for flag, has_ast in (([], False), (["--ast"], True)):
+        out = tmp_path / f"t{has_ast}.json"
+        res = CliRunner().invoke(cli, ["trace", "--sql", str(EXAMPLE), "--out", str(out), *flag])
+        assert res.exit_code == 0, res.output
+        steps = json.loads(out.read_text())["steps"]
+        assert all(("ast" in s) == has_ast for s in steps)
+        assert load_trace(out) == trace_from_sql(EXAMPLE.read_text())
 
 
 @pytest.mark.parametrize("args, message", [

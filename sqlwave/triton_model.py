@@ -47,4 +47,4 @@ def estimate_matmul_ms(policy: StagedPolicy, m: int, n: int, k: int, device: dic
     b_l2 = n * k * dtype_bytes * 0.8 * (tiles_m - 1)
     load_ms = (a_dram + b_dram) / 1024**2 / dram_gbps + (a_l2 + b_l2) / 1024**2 / l2_gbps
     store_ms = m * n * dtype_bytes / 1024**2 / (dram_gbps * 0.6)
-    return max(compute_ms, load_ms) + store_ms
+    return float(max(compute_ms, load_ms) + store_ms)

@@ -99,11 +99,18 @@ def _random_key(seed: int, r: dict[str, Any]) -> str:
     return hashlib.md5(f"{seed}|{r['shape']}|{r['policy'].label()}".encode()).hexdigest()
 
 
-def rankers(seed: int) -> dict[str, Any]:
+def rankers(seed: int, device: dict[str, Any]) -> dict[str, Any]:
     """Each picker as a sort key over one shape's candidates (smaller = picked first)."""
+    from sqlwave.policy import DTYPE_BYTES
+    from sqlwave.triton_model import estimate_matmul_ms
+
     out: dict[str, Any] = {"sqlwave": lambda r: (r["est"], r["policy"])}
     for name, rule in BASELINES.items():
         out[name] = lambda r, rule=rule: _nearest_key(rule(int(r["m"])), r["policy"])
+    # that model ignores BK and stages, so it ties often: ties go in the seeded random order
+    out["triton-old-model"] = lambda r: (estimate_matmul_ms(
+        r["policy"], int(r["m"]), int(r["n"]), int(r["k"]), device, DTYPE_BYTES[r["dtype"]]),
+        _random_key(seed, r))
     out["random"] = lambda r: _random_key(seed, r)
     return out
 
@@ -140,7 +147,7 @@ def evaluate_timings(path: str, device: dict[str, Any], split: str = "all",
         raise InputError(f"no shape of {path!r} falls in split {split!r}")
     picks: dict[str, list[dict[str, Any]]] = {}
     pickers: dict[str, Any] = {}
-    for name, key in rankers(seed).items():
+    for name, key in rankers(seed, device).items():
         top1, top3, picks[name] = [], [], []
         for cands in shapes.values():
             best = min(c["t"] for c in cands)

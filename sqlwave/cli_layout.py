@@ -41,7 +41,7 @@ from sqlwave.cli import handle_errors
 @click.option(
     "--wave-bytes",
     default=None,
-    help="Per-wave byte budgets, e.g. 1GiB,8GiB (default: 5 %% then 20 %% of the packed bytes).",
+    help="Per-wave byte budgets, e.g. 1GiB,8GiB (default: 5 % then 20 % of the packed bytes).",
 )
 @click.option(
     "--page-bits-options",

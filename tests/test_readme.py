@@ -28,7 +28,8 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 
 
 def test_readme_shell_blocks_run(tmp_path):
-    (tmp_path / "sql").symlink_to(ROOT / "sql")
+    for folder in ("sql", "examples"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     ran = 0
     for body in blocks("sh"):

@@ -11,9 +11,10 @@
     src        log relation with columns key, size, request, pos (NULL keys already removed)
     dense      whether pos counts rows (consecutive integers); if not, rows are renumbered
                (a hash-sampled log, for SHARDS), which costs one more sort
-    bytes      also compute byte_distance
+    bytes      compute byte_distance instead of distance
 
-    Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access). -#}
+    Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access, and
+    the one not asked for). -#}
 WITH indexed AS (
 {% if dense %}
     SELECT key, size, request, pos AS idx
@@ -38,12 +39,14 @@ keyed AS (
 )
 SELECT
     idx, request, size, key_size,
-    CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
 {% if bytes %}
+    -- One DISTINCT window only: it holds most of the time and memory.
+    CAST(NULL AS BIGINT) AS distance,
     CASE WHEN gap IS NULL THEN NULL
          ELSE CAST(sum(DISTINCT CAST(kid AS HUGEINT) * {{ 2 ** 50 }} + key_size) OVER frame
                    % {{ 2 ** 50 }} AS BIGINT) END AS byte_distance
 {% else %}
+    CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
     CAST(NULL AS BIGINT) AS byte_distance
 {% endif %}
 FROM keyed

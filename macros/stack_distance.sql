@@ -6,7 +6,8 @@
     exactly when distance <= C. Keys are identified by the row of their first access, a BIGINT,
     so the DISTINCT count never compares strings. The byte distance is the sum of the sizes of
     those keys: sum(DISTINCT first_row * 2^50 + key_size) mod 2^50 (HUGEINT), exact while a
-    frame holds under 1 PiB; a key's size is its largest size in the log.
+    frame holds under 1 PiB; a key's size is its size at its first access (one window
+    ordering for lag, key id and size).
 
     src        log relation with columns key, size, request, pos (NULL keys already removed)
     dense      whether pos counts rows (consecutive integers); if not, rows are renumbered
@@ -28,12 +29,7 @@ keyed AS (
         idx, request, size,
         idx - lag(idx) OVER by_key AS gap,
         first_value(idx) OVER by_key AS kid,
-{% if bytes %}
-        max(size) OVER (PARTITION BY key ORDER BY idx ASC
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS key_size
-{% else %}
-        size AS key_size
-{% endif %}
+        first_value(size) OVER by_key AS key_size
     FROM indexed
     WINDOW by_key AS (PARTITION BY key ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )

@@ -71,12 +71,11 @@ def columns(log: pa.Table, unit: str) -> tuple[list[int], list[int]]:
     keys = log.column("key").to_pylist()
     if unit == "objects":
         return keys, [1] * len(keys)
-    # The curve gives each key one size, its largest in the log.
-    raw = log.column("size").to_pylist()
-    biggest: dict[int, int] = {}
-    for k, s in zip(keys, raw, strict=False):
-        biggest[k] = max(s, biggest.get(k, 0))
-    return keys, [biggest[k] for k in keys]
+    # The curve gives each key one size, its size at its first access.
+    first: dict[int, int] = {}
+    for k, s in zip(keys, log.column("size").to_pylist(), strict=True):
+        first.setdefault(k, s)
+    return keys, [first[k] for k in keys]
 
 
 def check_against_lru(log: pa.Table, unit: str, curve: dict, every: int = 1) -> None:

@@ -236,6 +236,10 @@ def test_cli_is_deterministic(runner: CliRunner, tmp_path, method: str) -> None:
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     doc = json.loads(outs[0])
+    jsonschema = pytest.importorskip("jsonschema")
+    from sqlwave.wavespec import load_schema
+
+    jsonschema.validate(doc, load_schema("mrc"))
     assert doc["method"] == method and doc["unit"] == "bytes"
     assert set(doc["points"][0]) == {"size", "miss_ratio", "byte_miss_ratio"}
 

@@ -6,14 +6,16 @@
     exactly when distance <= C. Keys are identified by the row of their first access, a BIGINT,
     so the DISTINCT count never compares strings. The byte distance is the sum of the sizes of
     those keys: sum(DISTINCT first_row * 2^50 + key_size) mod 2^50 (HUGEINT), exact while a
-    frame holds under 1 PiB; a key's size is its largest size in the log.
+    frame holds under 1 PiB; a key's size is its size at its first access (one window
+    ordering for lag, key id and size).
 
     src        log relation with columns key, size, request, pos (NULL keys already removed)
     dense      whether pos counts rows (consecutive integers); if not, rows are renumbered
                (a hash-sampled log, for SHARDS), which costs one more sort
-    bytes      also compute byte_distance
+    bytes      compute byte_distance instead of distance
 
-    Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access). -#}
+    Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access, and
+    the one not asked for). -#}
 WITH indexed AS (
 {% if dense %}
     SELECT key, size, request, pos AS idx
@@ -27,23 +29,20 @@ keyed AS (
         idx, request, size,
         idx - lag(idx) OVER by_key AS gap,
         first_value(idx) OVER by_key AS kid,
-{% if bytes %}
-        max(size) OVER (PARTITION BY key ORDER BY idx ASC
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS key_size
-{% else %}
-        size AS key_size
-{% endif %}
+        first_value(size) OVER by_key AS key_size
     FROM indexed
     WINDOW by_key AS (PARTITION BY key ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT
     idx, request, size, key_size,
-    CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
 {% if bytes %}
+    -- One DISTINCT window only: it holds most of the time and memory.
+    CAST(NULL AS BIGINT) AS distance,
     CASE WHEN gap IS NULL THEN NULL
          ELSE CAST(sum(DISTINCT CAST(kid AS HUGEINT) * {{ 2 ** 50 }} + key_size) OVER frame
                    % {{ 2 ** 50 }} AS BIGINT) END AS byte_distance
 {% else %}
+    CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
     CAST(NULL AS BIGINT) AS byte_distance
 {% endif %}
 FROM keyed

@@ -96,7 +96,7 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 @click.command()
-@click.argument("name", type=click.Choice(["wavespec"]))
+@click.argument("name", type=click.Choice(["wavespec", "mrc"]))
 def schema(name: str) -> None:
     """Print the JSON Schema of an output format."""
     from sqlwave.wavespec import schema_path

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sqlwave.engine import (
     BYTES_TYPES,
@@ -22,6 +21,9 @@ from sqlwave.engine import (
     quote,
 )
 from sqlwave.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOG_VIEW = "sqlwave_log"
 RAW_VIEW = "sqlwave_raw"
@@ -107,7 +109,10 @@ def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> LogSource:
     if isinstance(logs, duckdb.DuckDBPyRelation):
         logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
-    if isinstance(logs, pa.Table):
+    # pyarrow is not imported for Parquet paths (it is the slowest import of a CLI run); if it
+    # was never imported, `logs` cannot be an Arrow table.
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None and isinstance(logs, arrow.Table):
         return _bind_arrow(con, logs)
     files = expand_paths(logs)
     return _bind_parquet(con, files)
@@ -129,10 +134,10 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     rows, sizes = [], []
     for f in files:
         try:
-            with open(f, "rb") as fh:
-                rows.append(pq.ParquetFile(fh).metadata.num_rows)
-        except (pa.ArrowException, OSError) as e:
+            found = con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [f]).fetchone()
+        except duckdb.Error as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
+        rows.append(int(found[0]) if found else 0)
         sizes.append(os.path.getsize(f))
     file_list = "[" + ", ".join(literal(f) for f in files) + "]"
     # Position = rows in earlier files + row number in this file: dense and in file order,

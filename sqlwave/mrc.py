@@ -147,12 +147,12 @@ def _stack_points(con: duckdb.DuckDBPyConnection, src: str, totals: dict[str, in
 
 
 def _sample_totals(con: duckdb.DuckDBPyConnection, src: str) -> dict[str, int]:
-    """Accesses, bytes, keys and the keys' bytes (largest size of each) of the (sampled) log."""
+    """Accesses, bytes, keys and the keys' bytes (size at first access) of the (sampled) log."""
     return fetch_dicts(con, "SELECT CAST(COALESCE(sum(n), 0) AS BIGINT) AS n, "
                        "CAST(COALESCE(sum(b), 0) AS BIGINT) AS b, "
                        "CAST(count(*) AS BIGINT) AS keys, "
                        "CAST(COALESCE(sum(z), 0) AS BIGINT) AS w_bytes FROM (SELECT count(*) AS n, "
-                       f"sum(size) AS b, max(size) AS z FROM {src} GROUP BY key)")[0]
+                       f"sum(size) AS b, arg_min(size, pos) AS z FROM {src} GROUP BY key)")[0]
 
 
 def auto_wave_bytes(session_or_con: Any, method: str = "aet", max_waves: int = 3,

@@ -51,9 +51,9 @@ def _ratio(a: float, b: float) -> float:
 def knees(points: list[dict[str, Any]], max_knees: int = 3, min_gain: float = 0.01) -> list[int]:
     """Cache sizes at the knees of a miss-ratio curve, smallest first.
 
-    A knee is the point farthest below the chord of the curve drawn against log(size); after
-    one is found the search repeats on the part of the curve beyond it, while the knee still
-    lowers the miss ratio by more than `min_gain` compared with the chord.
+    A knee of a stretch of the curve, drawn against log(size), is its point farthest below the
+    chord; its gain is that distance in miss ratio. Greedily, the stretch with the largest gain
+    is split at its knee, until `max_knees` are found or no knee gains more than `min_gain`.
 
     >>> pts = [{"size": s, "miss_ratio": 1.0 if s < 100 else 0.1} for s in (1, 10, 99, 100, 1000)]
     >>> knees(pts)
@@ -61,16 +61,24 @@ def knees(points: list[dict[str, Any]], max_knees: int = 3, min_gain: float = 0.
     """
     pts = [(math.log(p["size"]), float(p["miss_ratio"]), int(p["size"]))
            for p in points if p["size"] > 0]
+    stretches = [(0, len(pts) - 1)]
     found: list[int] = []
-    while len(found) < max_knees and len(pts) >= 3:
-        (x0, y0, _), (x1, y1, _) = pts[0], pts[-1]
-        if x1 <= x0:
-            break
-        depth = [(y0 + (y1 - y0) * (x - x0) / (x1 - x0) - y, -s, i)
-                 for i, (x, y, s) in enumerate(pts)]
-        gain, _, best = max(depth[1:-1])
+    while len(found) < max_knees:
+        scored = [(_knee(pts, lo, hi), lo, hi) for lo, hi in stretches]
+        (gain, best), lo, hi = max(scored, default=((0.0, -1), 0, 0))
         if gain <= min_gain:
             break
         found.append(pts[best][2])
-        pts = pts[best:]
-    return found
+        stretches.remove((lo, hi))
+        stretches += [(lo, best), (best, hi)]
+    return sorted(found)
+
+
+def _knee(pts: list[tuple[float, float, int]], lo: int, hi: int) -> tuple[float, int]:
+    """(gain, index) of the point of pts[lo..hi] farthest below their chord; ties: smaller size."""
+    (x0, y0, _), (x1, y1, _) = pts[lo], pts[hi]
+    if hi - lo < 2 or x1 <= x0:
+        return 0.0, -1
+    gain, _, best = max((y0 + (y1 - y0) * (x - x0) / (x1 - x0) - y, -i, i)
+                        for i, (x, y, _) in enumerate(pts[lo + 1:hi], start=lo + 1))
+    return gain, best

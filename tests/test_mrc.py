@@ -71,12 +71,11 @@ def columns(log: pa.Table, unit: str) -> tuple[list[int], list[int]]:
     keys = log.column("key").to_pylist()
     if unit == "objects":
         return keys, [1] * len(keys)
-    # The curve gives each key one size, its largest in the log.
-    raw = log.column("size").to_pylist()
-    biggest: dict[int, int] = {}
-    for k, s in zip(keys, raw, strict=False):
-        biggest[k] = max(s, biggest.get(k, 0))
-    return keys, [biggest[k] for k in keys]
+    # The curve gives each key one size, its size at its first access.
+    first: dict[int, int] = {}
+    for k, s in zip(keys, log.column("size").to_pylist(), strict=True):
+        first.setdefault(k, s)
+    return keys, [first[k] for k in keys]
 
 
 def check_against_lru(log: pa.Table, unit: str, curve: dict, every: int = 1) -> None:
@@ -148,11 +147,18 @@ def test_aet_is_close_to_lru(unit: str) -> None:
     assert mae_vs_lru(log, unit, curve, every=4) < 0.01
 
 
+# Measured MAE on these 30k-access slices: aet 0.0003-0.0016; shards at 20 % 0.003 (Mooncake)
+# and 0.04 (Twitter: a 20 % sample of a short slice decides which hot keys it sees).
 @pytest.mark.real_data
-def test_aet_on_twitter() -> None:
-    log = sliced("twitter/cluster52_2m.parquet", 30_000).select(["key", "size"])
-    curve = miss_ratio_curve(log, method="aet")
-    assert mae_vs_lru(log, "objects", curve, every=4) < 0.01
+@pytest.mark.parametrize(("trace", "shards_bound"), [("mooncake/synthetic.parquet", 0.01),
+                                                     ("twitter/cluster52_2m.parquet", 0.06)])
+@pytest.mark.parametrize("unit", ["objects", "bytes"])
+def test_models_on_real_traces(trace: str, shards_bound: float, unit: str) -> None:
+    log = sliced(trace, 30_000).select(["key", "size"])
+    aet = miss_ratio_curve(log, method="aet", unit=unit, size_col="size")
+    assert mae_vs_lru(log, unit, aet, every=4) < 0.005
+    shards = miss_ratio_curve(log, method="shards", rate=0.2, unit=unit, size_col="size")
+    assert mae_vs_lru(log, unit, shards, every=4) < shards_bound
 
 
 @pytest.mark.real_data
@@ -237,6 +243,10 @@ def test_cli_is_deterministic(runner: CliRunner, tmp_path, method: str) -> None:
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     doc = json.loads(outs[0])
+    jsonschema = pytest.importorskip("jsonschema")
+    from sqlwave.wavespec import load_schema
+
+    jsonschema.validate(doc, load_schema("mrc"))
     assert doc["method"] == method and doc["unit"] == "bytes"
     assert set(doc["points"][0]) == {"size", "miss_ratio", "byte_miss_ratio"}
 

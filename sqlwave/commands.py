@@ -8,7 +8,7 @@ import click
 
 # Each module exposes COMMANDS: a list of click commands. Imported here, not at top level of
 # cli.py, so that each command's heavy imports stay inside the command.
-MODULES = ["sqlwave.cli_export"]
+MODULES = ["sqlwave.cli_export", "sqlwave.cli_macros"]
 
 
 def register(group: click.Group) -> None:

@@ -1,9 +1,13 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
+COMPAT ?= .venv-duckdb15
 PY := $(VENV)/bin/python
+# The core suite also runs on the oldest DuckDB line we support.
+COMPAT_TESTS := tests/test_export.py tests/test_api.py tests/test_bad_input.py tests/test_cases.py \
+	tests/test_shell.py tests/test_reuse.py
 
-.PHONY: setup demo test lint golden bench
+.PHONY: setup demo test lint golden
 
 setup: $(VENV)/.installed
 
@@ -13,15 +17,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+$(COMPAT)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT)/bin/python -m pip install -q -e . 'duckdb>=1.5,<1.6' pytest numpy jsonschema duckdb-cli
+	touch $@
+
 demo: setup
 	$(VENV)/bin/sqlwave export --out wavespec.json --pack-order-out wavespec.pack_order.parquet
 
-test: setup
+test: setup $(COMPAT)/.installed
 	$(PY) -m pytest -q
+	$(COMPAT)/bin/python -c 'import duckdb; print("DuckDB", duckdb.__version__)'
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS)
 
 lint: setup
 	$(VENV)/bin/ruff check sqlwave tests benchmarks
 	$(VENV)/bin/mypy
 
 golden: setup
-	$(VENV)/bin/sqlwave macros --write
+	$(PY) -m sqlwave.shell --write

@@ -2,20 +2,24 @@
     buckets: bucket b holds reuse times in [2^b, 2^(b+1)); first accesses are not reuses.
 
     src          log relation with columns key, pos (NULL keys already removed)
-    sampled      relation with one column `key` listing the keys to keep, or none for all keys
-                 (hash sampling keeps every access of a kept key, so reuse times stay exact)
+    sampled      relation with columns `key` and `hits` listing the keys to keep, or none for all
+                 keys; every access of a kept key is kept, so its reuse times stay exact
     max_bucket   highest bucket to spell out (2^max_bucket must exceed the log length)
 
-    Columns: bucket, reuses. -#}
+    Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
+    lets the caller weight a sample exactly (each hits value has one inclusion probability). -#}
 WITH accesses AS (
-    SELECT a.key, a.pos
-    FROM {{ src }} AS a
 {% if sampled %}
+    SELECT a.key, a.pos, s.hits
+    FROM {{ src }} AS a
     JOIN {{ sampled }} AS s ON a.key = s.key
+{% else %}
+    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits
+    FROM {{ src }} AS a
 {% endif %}
 ),
 gaps AS (
-    SELECT pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
+    SELECT hits, pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
     FROM accesses
 ),
 bucketed AS (
@@ -25,13 +29,15 @@ bucketed AS (
             WHEN reuse_time < {{ 2 ** (b + 1) }} THEN {{ b }}
 {% endfor %}
             ELSE {{ max_bucket }}
-        END AS bucket
+        END AS bucket,
+        hits
     FROM gaps
     WHERE reuse_time IS NOT NULL
 )
 SELECT
     CAST(bucket AS BIGINT) AS bucket,
+    CAST(hits AS BIGINT) AS hits,
     CAST(count(*) AS BIGINT) AS reuses
 FROM bucketed
-GROUP BY bucket
-ORDER BY bucket ASC
+GROUP BY bucket, hits
+ORDER BY bucket ASC, hits ASC

@@ -40,7 +40,7 @@ def build_prefix_cohorts(logs: Any, key_col: str = "key", size_col: str | None =
     `delimiter`.
 
     >>> import pyarrow as pa
-    >>> log = pa.table({"key": ["m.l.1.w", "m.l.1.b", "m.l.2.w", "x"]})
+    >>> log = pa.table({"key": ["m.l.1.w", "m.l.1.b", "m.l.1.w", "m.l.2.w", "m.l.2.b", "x"]})
     >>> build_prefix_cohorts(log, "key", delimiter=".", depth=3).column("cohort").to_pylist()
     ['m.l.1', 'm.l.2', 'x']
     """

@@ -15,6 +15,8 @@ from sqlwave.cli import handle_errors
 @click.option("--key", "key_col", default="key", show_default=True, help="Key column.")
 @click.option("--size", "size_col", default=None, help="Object size column, in bytes.")
 @click.option("--request-col", default=None, help="Request id column (distinct requests per key).")
+@click.option("--order-by", "order_col", default=None,
+              help="Column giving access order (e.g. a timestamp). Default: file order.")
 @click.option("--out", default="wavespec.json", show_default=True, help="WaveSpec JSON to write.")
 @click.option("--pack-order-out", default=None, help="Also write the full pack order as Parquet.")
 @click.option("--prefix-len", type=int, default=None, help="Cohorts by the first N characters "

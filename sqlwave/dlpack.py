@@ -51,4 +51,5 @@ def _one_buffer(name: str, column: pa.ChunkedArray) -> pa.Array:
 
 def buffer_address(array: Any) -> int:
     """Address of the first value of a primitive Arrow array (for zero-copy checks)."""
-    return int(array.buffers()[1].address) + array.offset * array.type.bit_width // 8
+    address: int = array.buffers()[1].address
+    return address + int(array.offset) * int(array.type.bit_width) // 8

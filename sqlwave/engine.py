@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from sqlwave.errors import InputError, ParameterError, did_you_mean
+from sqlwave.errors import InputError, ParameterError
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "HUGEINT", "UHUGEINT")
@@ -85,7 +85,7 @@ def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
 
 @dataclass
@@ -101,7 +101,9 @@ class LogSource:
 
 def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str]]) -> list[str]:
     """Resolve a path, glob, folder or list of them to sorted Parquet files; fail clearly."""
-    items = [logs] if isinstance(logs, (str, os.PathLike)) else list(logs)
+    items: list[str | os.PathLike[str]] = (
+        [logs] if isinstance(logs, (str, os.PathLike)) else list(logs)
+    )
     if not items:
         raise InputError("no log files given; pass --logs PATH (a file, folder or glob)")
     files: list[str] = []

@@ -54,7 +54,8 @@ keyed AS (
 )
 SELECT
     seq,
-    TIMESTAMP '2026-01-01 00:00:00' + to_microseconds(seq * 250 + CAST({rnd("seq * 5 + 5")} * 200 AS BIGINT)) AS ts,
+    TIMESTAMP '2026-01-01 00:00:00'
+        + to_microseconds(seq * 250 + CAST({rnd("seq * 5 + 5")} * 200 AS BIGINT)) AS ts,
     request_id,
     CASE
         WHEN kind_roll < 6 AND j % 4 = 3 THEN
@@ -85,6 +86,9 @@ def write_example_log(out: str, rows: int = EXAMPLE_ROWS, seed: int = 7) -> None
         raise ParameterError(f"rows must be between 1 and 2000000000, got {rows}")
     con = connect()
     sql = example_log_sql(rows, seed)
-    write_atomic(out, lambda tmp: con.execute(
-        f"COPY ({sql}) TO {literal(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
-    ))
+
+    def copy(tmp: str) -> None:
+        con.execute(f"COPY ({sql}) TO {literal(tmp)} (FORMAT parquet, COMPRESSION zstd, "
+                    "ROW_GROUP_SIZE 1000000)")
+
+    write_atomic(out, copy)

@@ -11,6 +11,7 @@ from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import bind_log
 from sqlwave.progress import Progress
+from sqlwave.reuse import reuse_histogram
 from sqlwave.session import Session
 from sqlwave.wavespec import FORMAT, fingerprint, key_value, rows_of
 
@@ -24,6 +25,7 @@ class ExportOptions:
     key_col: str = "key"
     size_col: str | None = None
     request_col: str | None = None
+    order_col: str | None = None
     prefix_len: int | None = None
     delimiter: str | None = None
     depth: int = 3
@@ -90,7 +92,7 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
     opts.check()
     progress = progress or Progress(enabled=False)
     con = connect(**opts.engine)
-    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col)
+    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col, opts.order_col)
     session = Session(con, log)
     with progress.stage("scanning the log", con):
         session.usage()
@@ -100,7 +102,8 @@ def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | Non
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
         pack = session.pack(opts.order, align_bits)
-        total = int(fetch_dicts(con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
+        total = int(fetch_dicts(
+            con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
         budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
         boundaries = cumulative(budgets)
         waves = session.waves(pack, boundaries)
@@ -133,14 +136,14 @@ def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
     metrics = session.metrics(opts.capacity)
     if metrics["rows"] == 0:
         raise InputError("the log is empty (0 rows); nothing to export")
+    if metrics["rows"] == metrics["null_keys"]:
+        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
     if metrics["null_keys"]:
         message = (f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key; they are "
                    "counted in metrics.null_keys and left out of cohorts, pack order and extents")
         if opts.null_keys == "error":
             raise InputError(message + "; drop or fill them, or pass --null-keys report")
         print(f"Warning: {message}", file=sys.stderr)
-    if metrics["rows"] == metrics["null_keys"]:
-        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
     problems = session.size_problems()
     if problems["nulls"]:
         raise InputError(f"{problems['nulls']} rows have a NULL size in column {opts.size_col!r}; "
@@ -198,26 +201,19 @@ def cumulative(budgets: list[int]) -> list[int]:
 
 
 def auto_sample_rate(accesses: int) -> float:
-    """Exact up to 2M accesses; above, sample keys so that about 1M accesses remain.
+    """Exact up to 2M accesses; above, a key sample sized for about 2M accesses (at least 5 %).
 
-    >>> auto_sample_rate(1000), auto_sample_rate(10_000_000)
-    (1.0, 0.1)
+    >>> auto_sample_rate(1000), auto_sample_rate(10_000_000), auto_sample_rate(10**9)
+    (1.0, 0.2, 0.05)
     """
     if accesses <= 2_000_000:
         return 1.0
-    return max(1, round(1_000_000 * 1000 / accesses)) / 1000
+    return max(0.05, round(2_000_000 / accesses, 3))
 
 
 def _reuse(session: Session, opts: ExportOptions, accesses: int) -> dict[str, Any]:
     rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
-    rows = session.reuse_histogram(rate)
-    buckets = [
-        {"bucket": int(r["bucket"]), "lo": 2 ** int(r["bucket"]), "hi": 2 ** (int(r["bucket"]) + 1),
-         "reuses": int(r["reuses"]), "estimate": round(int(r["reuses"]) / rate, 3)}
-        for r in rows
-    ]
-    return {"method": "exact" if rate >= 1 else "hash-sampled", "sample_rate": rate,
-            "unit": "accesses", "buckets": buckets}
+    return reuse_histogram(session.con, session.usage(), rate)
 
 
 def _hot_share(session: Session, align_bits: int, capacity: int) -> float | None:
@@ -232,7 +228,7 @@ def _source(log: Any) -> dict[str, Any]:
     return {
         "kind": src.kind,
         "files": [{"path": f, "rows": r, "bytes": b}
-                  for f, r, b in zip(src.files, src.file_rows, src.file_bytes)],
+                  for f, r, b in zip(src.files, src.file_rows, src.file_bytes, strict=False)],
         "rows": sum(src.file_rows),
         "fingerprint": fingerprint(src.files),
         "key_type": log.key_type,

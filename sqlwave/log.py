@@ -43,12 +43,17 @@ def bind_log(
     key_col: str,
     size_col: str | None = None,
     request_col: str | None = None,
+    order_col: str | None = None,
 ) -> BoundLog:
-    """Create the views `sqlwave_raw` (the user's columns) and `sqlwave_log` (normalised)."""
+    """Create the views `sqlwave_raw` (the user's columns) and `sqlwave_log` (normalised).
+
+    Accesses are positioned in file order, or by `order_col` (e.g. a timestamp; ties keep file
+    order) when the files are not in access order.
+    """
     source = _bind_raw(con, logs)
     types = _column_types(con)
     source.columns = types
-    for col in (key_col, size_col, request_col):
+    for col in (key_col, size_col, request_col, order_col):
         if col is not None and col not in types:
             raise InputError(
                 f"column {col!r} is not in the log (columns: {', '.join(types)})."
@@ -64,9 +69,13 @@ def bind_log(
             )
         size_sql = f"CAST({quote(size_col)} AS BIGINT)"
     request_sql = quote(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    pos_sql = "sqlwave_pos"
+    if order_col is not None:
+        pos_sql = (f"CAST(row_number() OVER (ORDER BY {quote(order_col)} ASC NULLS LAST, "
+                   "sqlwave_pos ASC) - 1 AS BIGINT)")
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key_sql} AS key, {size_sql} AS size, "
-        f"{request_sql} AS request, sqlwave_pos AS pos FROM {RAW_VIEW}"
+        f"{request_sql} AS request, {pos_sql} AS pos FROM {RAW_VIEW}"
     )
     return BoundLog(source, key_type, size_col is not None, request_col is not None)
 
@@ -120,7 +129,8 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     rows, sizes = [], []
     for f in files:
         try:
-            rows.append(pq.ParquetFile(f).metadata.num_rows)
+            with open(f, "rb") as fh:
+                rows.append(pq.ParquetFile(fh).metadata.num_rows)
         except (pa.ArrowException, OSError) as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         sizes.append(os.path.getsize(f))
@@ -134,7 +144,7 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     if len(files) == 1:
         pos = "file_row_number"
     else:
-        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets))
+        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets, strict=False))
         pos = f"file_row_number + CASE sqlwave_file {cases} END"
     try:
         con.execute(

@@ -12,9 +12,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlwave.engine import fetch_arrow, fetch_dicts, literal
+from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.engine import LogSource
 from sqlwave.log import LOG_VIEW, BoundLog
 from sqlwave.macros import render
 from sqlwave.strategies import PACK_STRATEGIES
@@ -22,7 +21,6 @@ from sqlwave.strategies import PACK_STRATEGIES
 USAGE = "sqlwave_usage"
 PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
-SAMPLE_MODULUS = 1_000_000
 MAX_DEPTH = 32
 
 
@@ -130,13 +128,3 @@ class Session:
             f"SELECT {column} AS part, CAST(count(*) AS BIGINT) AS n FROM ({sql}) GROUP BY {column}"
         ).fetchall()
         return {part: int(n) for part, n in rows}
-
-    def reuse_histogram(self, sample_rate: float) -> list[dict[str, Any]]:
-        """Reuse-time histogram; with sample_rate < 1 only keys whose hash falls under the rate."""
-        sampled = None
-        if sample_rate < 1:
-            threshold = int(round(sample_rate * SAMPLE_MODULUS))
-            sampled = (f"(SELECT key FROM {self.usage()} WHERE key IS NOT NULL "
-                       f"AND h60 % {SAMPLE_MODULUS} < {threshold})")
-        src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
-        return fetch_dicts(self.con, render("reuse", src=src, sampled=sampled, max_bucket=48))

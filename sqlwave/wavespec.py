@@ -54,7 +54,10 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    write_atomic(path, write)
 
 
 def fingerprint(files: list[str]) -> dict[str, Any] | None:

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sqlwave import (
+    build_prefix_cohorts,
+    coalesce_kv_extents,
+    compute_usage,
+    suggest_pack_order_from_usage,
+    to_dlpack_columns,
+)
+from sqlwave.dlpack import buffer_address
+from sqlwave.errors import InputError, ParameterError
+from sqlwave.example import example_log_path
+
+
+def test_cohorts_rank_ties_deterministically():
+    # Two cohorts with identical hits and bytes: the order is fixed by hash60, not by input order.
+    a = pa.table({"key": ["p/1", "q/1", "p/2", "q/2"], "size": [1, 1, 1, 1]})
+    b = pa.table({"key": ["q/2", "p/2", "q/1", "p/1"], "size": [1, 1, 1, 1]})
+    ra = build_prefix_cohorts(a, "key", "size", delimiter="/", depth=1)
+    rb = build_prefix_cohorts(b, "key", "size", delimiter="/", depth=1)
+    assert ra.to_pylist() == rb.to_pylist()
+    assert sorted(ra.column("cohort").to_pylist()) == ["p", "q"]
+
+
+def test_cohorts_rank_by_bytes():
+    log = pa.table({"key": ["a1", "a2", "a1", "b1"], "size": [1, 1, 1, 100]})
+    by_hits = build_prefix_cohorts(log, "key", "size", prefix_len=1)
+    by_bytes = build_prefix_cohorts(log, "key", "size", prefix_len=1, rank_by="bytes")
+    assert by_hits.column("cohort").to_pylist() == ["a", "b"]
+    assert by_bytes.column("cohort").to_pylist() == ["b", "a"]
+    assert by_bytes.column("byte_share").to_pylist()[0] == pytest.approx(100 / 103)
+
+
+def test_delimiter_depth_on_model_weights():
+    log = pa.table({"key": ["model.layers.12.mlp.w1", "model.layers.12.mlp.w2",
+                            "model.layers.3.attn.q", "model.embed"]})
+    got = build_prefix_cohorts(log, "key", delimiter=".", depth=3).to_pylist()
+    assert {r["cohort"]: r["keys"] for r in got} == {
+        "model.layers.12": 2, "model.layers.3": 1, "model.embed": 1}
+    multi = pa.table({"key": ["a::b::c", "a::b::d", "a::x"]})
+    got = build_prefix_cohorts(multi, "key", delimiter="::", depth=2).to_pylist()
+    assert {r["cohort"]: r["keys"] for r in got} == {"a::b": 2, "a::x": 1}
+
+
+def test_extents_handle_negative_addresses_and_page_spans():
+    log = pa.table({"addr": [-4096, -1, 0, 8192], "size": [4096, 1, 4097, 1]})
+    got = coalesce_kv_extents(log, "addr", page_bits=12, size_col="size").to_pylist()
+    # -4096 -> page -1; -1 -> page -1; 0..4096 -> pages 0-1; 8192 -> page 2: one run -1..2.
+    assert [(r["first_page"], r["last_page"], r["pages"], r["objects"]) for r in got] == [(-1, 2, 4, 4)]
+
+
+def test_extents_refuse_text_keys():
+    with pytest.raises(InputError, match="not an integer address column"):
+        coalesce_kv_extents(pa.table({"key": ["a"]}), "key")
+
+
+def test_pack_order_from_usage_strategies():
+    log = pa.table({"key": ["cold", "hot", "hot", "hot", "late"], "size": [10, 10, 10, 10, 10]})
+    usage = compute_usage(log, "key", "size")
+    hot = suggest_pack_order_from_usage(usage, "hot", align_bits=4).to_pylist()
+    # "cold" and "late" tie on hits and bytes: hash60 orders them, whatever the input order.
+    assert hot[0]["key"] == "hot" and {r["key"] for r in hot[1:]} == {"cold", "late"}
+    assert [r["byte_offset"] for r in hot] == [0, 16, 32]
+    first = suggest_pack_order_from_usage(usage, "first-touch").column("key").to_pylist()
+    last = suggest_pack_order_from_usage(usage, "last-touch").column("key").to_pylist()
+    assert first == ["cold", "hot", "late"]
+    assert last == ["late", "hot", "cold"]
+    with pytest.raises(ParameterError, match="unknown pack order"):
+        suggest_pack_order_from_usage(usage, "zigzag")
+    with pytest.raises(InputError, match="lacks columns"):
+        suggest_pack_order_from_usage(pa.table({"key": ["a"]}))
+
+
+def test_api_reads_paths_and_lists():
+    path = str(example_log_path())
+    one = build_prefix_cohorts(path, "key", "size", delimiter=".", depth=2)
+    two = build_prefix_cohorts([path, path], "key", "size", delimiter=".", depth=2)
+    assert one.column("cohort").to_pylist() == two.column("cohort").to_pylist()
+    assert [h * 2 for h in one.column("hits").to_pylist()] == two.column("hits").to_pylist()
+
+
+def test_dlpack_is_zero_copy():
+    table = compute_usage(str(example_log_path()), "key", "size")
+    cols = to_dlpack_columns(table, ["hits", "bytes"])
+    for name, array in cols.items():
+        view = np.from_dlpack(array)
+        assert view.ctypes.data == buffer_address(array), name
+        assert view.tolist() == table.column(name).to_pylist()
+
+
+def test_dlpack_sliced_array_keeps_its_offset():
+    table = pa.table({"x": pa.array(range(100), pa.int64())}).slice(10, 5)
+    col = to_dlpack_columns(table, ["x"])["x"]
+    view = np.from_dlpack(col)
+    assert view.tolist() == [10, 11, 12, 13, 14]
+    assert view.ctypes.data == buffer_address(col)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        (pa.table({"x": [1, None]}), "NULLs"),
+        (pa.table({"x": ["a", "b"]}), "DLPack carries only integer and floating"),
+        (pa.Table.from_batches([pa.record_batch({"x": [1]}), pa.record_batch({"x": [2]})]), "chunks"),
+    ],
+)
+def test_dlpack_refuses_what_it_cannot_share(table, message):
+    with pytest.raises(InputError, match=message):
+        to_dlpack_columns(table, ["x"])
+
+
+def test_dlpack_unknown_column_suggests():
+    with pytest.raises(InputError, match='Did you mean "hits"'):
+        to_dlpack_columns(pa.table({"hits": [1]}), ["hist"])

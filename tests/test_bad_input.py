@@ -1,0 +1,162 @@
+"""Every bad input gives `Error: …` on stderr, exit 1, no traceback, and leaves outputs alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from support import run_cli, run_cli_process, validate_wavespec
+
+PREVIOUS = '{"previous": true}\n'
+
+
+def write(tmp_path, table: pa.Table, name: str = "log.parquet") -> str:
+    path = tmp_path / name
+    pq.write_table(table, path)
+    return str(path)
+
+
+def assert_refused(tmp_path, *args: str, message: str) -> None:
+    out = tmp_path / "ws.json"
+    out.write_text(PREVIOUS)
+    result = run_cli("export", "--out", str(out), *args)
+    assert result.code == 1, result.stderr
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert out.read_text() == PREVIOUS, "a previous output must be left intact"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ws.json")) == []
+
+
+def test_missing_file(tmp_path):
+    assert_refused(tmp_path, "--logs", str(tmp_path / "nope.parquet"), message="does not exist")
+
+
+def test_glob_matching_nothing(tmp_path):
+    assert_refused(tmp_path, "--logs", str(tmp_path / "*.parquet"), message="no files match")
+
+
+def test_not_parquet(tmp_path):
+    bad = tmp_path / "log.parquet"
+    bad.write_text("key,size\na,1\n")
+    assert_refused(tmp_path, "--logs", str(bad), message="is not a Parquet file")
+
+
+def test_truncated_parquet(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a"] * 100}))
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:20] + data[-8:])
+    assert_refused(tmp_path, "--logs", path, message="Parquet")
+
+
+def test_misspelled_column_suggests_the_right_one(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a"], "size": [1]}))
+    assert_refused(tmp_path, "--logs", path, "--size", "sise", message='Did you mean "size"?')
+    assert_refused(tmp_path, "--logs", path, "--key", "Key", message='Did you mean "key"?')
+
+
+def test_null_keys_are_counted_and_reported(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a", None, "b", None, "a"], "size": [1] * 5}))
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", path, "--size", "size", "--out", str(out))
+    assert result.code == 0
+    assert "Warning: 2 of 5 rows have a NULL key" in result.stderr
+    spec = json.loads(out.read_text())
+    validate_wavespec(spec)
+    assert spec["metrics"]["null_keys"] == 2 and spec["metrics"]["rows"] == 5
+    assert spec["pack_order"]["keys"] == 2
+    assert_refused(tmp_path, "--logs", path, "--null-keys", "error", message="NULL key")
+
+
+def test_all_keys_null(tmp_path):
+    path = write(tmp_path, pa.table({"key": pa.array([None, None], pa.string())}))
+    assert_refused(tmp_path, "--logs", path, message="every row has a NULL key")
+
+
+def test_null_sizes(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a", "b"], "size": [1, None]}))
+    assert_refused(tmp_path, "--logs", path, "--size", "size", message="NULL size")
+
+
+def test_negative_sizes(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a", "b"], "size": [1, -5]}))
+    assert_refused(tmp_path, "--logs", path, "--size", "size", message="negative size")
+
+
+def test_non_integer_size(tmp_path):
+    path = write(tmp_path, pa.table({"key": ["a"], "size": [1.5]}))
+    assert_refused(tmp_path, "--logs", path, "--size", "size", message="not an integer byte count")
+
+
+def test_empty_log(tmp_path):
+    path = write(tmp_path, pa.table({"key": pa.array([], pa.string()), "size": pa.array([], pa.int64())}))
+    assert_refused(tmp_path, "--logs", path, message="empty")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--page-bits", "41"], "page_bits must be between 0 and 40"),
+        (["--page-bits", "-1"], "page_bits must be between 0 and 40"),
+        (["--top-k", "0"], "top_k must be between 1 and 100000"),
+        (["--prefix-len", "0"], "prefix_len must be between"),
+        (["--depth", "0", "--delimiter", "."], "depth must be between"),
+        (["--wave-bytes", "lots"], "cannot read 'lots' as a byte size"),
+        (["--order", "random"], "unknown pack order 'random'"),
+        (["--memory-limit", "plenty"], "cannot set memory_limit"),
+        (["--reuse-sample", "2"], "reuse sample rate"),
+    ],
+)
+def test_parameters_out_of_range(tmp_path, args, message):
+    assert_refused(tmp_path, *args, message=message)
+
+
+def test_blob_and_non_utf8_keys(tmp_path):
+    keys = pa.array([b"\xff\xfe\x00a", b"\xff\xfe\x00b", b"\x80", b"\xff\xfe\x00a"], pa.binary())
+    path = write(tmp_path, pa.table({"key": keys, "size": [10, 20, 30, 10]}))
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", path, "--size", "size", "--prefix-len", "2", "--out", str(out))
+    assert result.code == 0, result.stderr
+    spec = json.loads(out.read_text())
+    validate_wavespec(spec)
+    assert spec["source"]["key_type"] == "bytes"
+    # Bytes keys are hex text; a 2-byte prefix is 4 hex digits.
+    assert spec["cohorts"][0] == {"rank": 1, "cohort": "fffe", "keys": 2, "hits": 3, "bytes": 40,
+                                  "hit_share": 0.75, "byte_share": 40 / 70}
+    assert spec["pack_order"]["inline"][0]["key"] == "fffe0061"
+
+
+def test_very_long_keys(tmp_path):
+    long_a, long_b = "a" * 100_000 + "/x", "a" * 100_000 + "/y"
+    path = write(tmp_path, pa.table({"key": [long_a, long_b, long_a]}))
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", path, "--prefix-len", "10", "--out", str(out))
+    assert result.code == 0, result.stderr
+    spec = json.loads(out.read_text())
+    assert spec["cohorts"][0]["cohort"] == "a" * 10 and spec["cohorts"][0]["keys"] == 2
+    assert spec["pack_order"]["inline"][0]["key"] == long_a
+
+
+def test_hostile_column_names(tmp_path):
+    key = 'my key"; DROP TABLE x; --'
+    size = "size in 'bytes'"
+    path = write(tmp_path, pa.table({key: ["a.b", "a.c", "a.b"], size: [1, 2, 1]}))
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", path, "--key", key, "--size", size, "--out", str(out))
+    assert result.code == 0, result.stderr
+    spec = json.loads(out.read_text())
+    assert spec["metrics"]["rows"] == 3 and spec["metrics"]["bytes_moved"] == 4
+    assert spec["parameters"]["key_col"] == key
+
+
+def test_real_process_shows_no_traceback_unless_debug(tmp_path):
+    missing = str(tmp_path / "missing.parquet")
+    proc = run_cli_process("export", "--logs", missing, "--out", str(tmp_path / "ws.json"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: ") and "Traceback" not in proc.stderr
+    proc = run_cli_process("--debug", "export", "--logs", missing, "--out", str(tmp_path / "ws.json"))
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    assert not (tmp_path / "ws.json").exists()

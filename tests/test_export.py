@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from support import run_cli, run_cli_process, validate_wavespec
+
+from sqlwave import export_wave_spec
+from sqlwave.example import example_log_path, write_example_log
+
+
+def export_json(tmp_path, *args: str, name: str = "ws.json") -> dict:
+    out = tmp_path / name
+    result = run_cli("export", "--out", str(out), *args)
+    assert result.code == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+def test_builtin_example_validates_and_is_sensible(tmp_path):
+    spec = export_json(tmp_path)
+    validate_wavespec(spec)
+    m = spec["metrics"]
+    assert m["rows"] == 20_000 and m["null_keys"] == 0
+    assert 0 < m["distinct_keys"] < m["rows"]
+    assert m["unique_bytes"] <= m["bytes_moved"]
+    # Waves partition the pack order: keys and hits add up.
+    assert sum(w["keys"] for w in spec["waves"]) == m["distinct_keys"]
+    assert sum(w["hits"] for w in spec["waves"]) == m["rows"]
+    # Hot-first: each wave is at least as hot per key as the next.
+    per_key = [w["hits"] / w["keys"] for w in spec["waves"]]
+    assert per_key == sorted(per_key, reverse=True)
+
+
+def test_cohorts_by_delimiter_depth(tmp_path):
+    spec = export_json(tmp_path, "--delimiter", ".", "--depth", "3", "--top-k", "5")
+    cohorts = spec["cohorts"]
+    assert [c["rank"] for c in cohorts] == [1, 2, 3, 4, 5]
+    for c in cohorts:
+        assert c["cohort"].count(".") <= 2
+    hits = [c["hits"] for c in cohorts]
+    assert hits == sorted(hits, reverse=True)
+
+
+def test_byte_identical_across_runs_and_threads(tmp_path):
+    a = tmp_path / "a.json"
+    b = tmp_path / "b.json"
+    assert run_cli("export", "--out", str(a), "--threads", "1").code == 0
+    assert run_cli("export", "--out", str(b), "--threads", "4").code == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_pack_order_sidecar_holds_the_full_order(tmp_path):
+    side = tmp_path / "order.parquet"
+    spec = export_json(tmp_path, "--pack-order-out", str(side), "--max-inline", "10")
+    order = pq.read_table(side)
+    assert order.num_rows == spec["pack_order"]["keys"] == spec["metrics"]["distinct_keys"]
+    assert spec["pack_order"]["truncated"] is True and len(spec["pack_order"]["inline"]) == 10
+    assert order.slice(0, 10).column("key").to_pylist() == [e["key"] for e in spec["pack_order"]["inline"]]
+    offsets = order.column("byte_offset").to_pylist()
+    sizes = order.column("aligned_size").to_pylist()
+    assert all(o % 4096 == 0 for o in offsets)
+    assert all(offsets[i] + sizes[i] == offsets[i + 1] for i in range(len(offsets) - 1))
+
+
+def test_wave_budgets_are_respected(tmp_path):
+    spec = export_json(tmp_path, "--wave-bytes", "1GiB,4GiB")
+    waves = spec["waves"]
+    assert waves[0]["end_offset"] <= 2**30
+    assert waves[1]["end_offset"] <= 5 * 2**30
+    assert spec["parameters"]["wave_bytes"] == [2**30, 4 * 2**30]
+
+
+def test_integer_keys_are_addresses(tmp_path):
+    # Blocks 0-3 and 10-11 at 4 KiB pages: two extents; block 2 read twice.
+    log = pa.table({"block": [0, 1, 2, 3, 10, 11, 2], "size": [4096] * 7})
+    spec = export_wave_spec(log, "block", "size", page_bits=12)
+    validate_wavespec(spec)
+    ext = spec["extents"]
+    # Byte addresses 0..11, 4 KiB each: all inside pages 0-1.
+    assert ext["address"] == "key" and ext["count"] == 1 and ext["pages"] == 2
+    spec = export_wave_spec(log, "block", "size", page_bits=12, key_scale=4096)
+    ext = spec["extents"]
+    assert ext["count"] == 2 and ext["pages"] == 6
+    assert sorted((e["first_page"], e["last_page"], e["hits"]) for e in ext["inline"]) == [
+        (0, 3, 5), (10, 11, 2)]
+
+
+def test_capacity_gives_occupancy_and_hot_share(tmp_path):
+    spec = export_json(tmp_path, "--capacity", "8GiB")
+    m = spec["metrics"]
+    assert m["occupancy"] == pytest.approx(m["unique_bytes"] / 2**33)
+    assert 0 < m["hot_hit_share_at_capacity"] < 1
+
+
+def test_arrow_relation_and_list_inputs_agree(tmp_path):
+    path = example_log_path()
+    table = pq.read_table(path)
+    from_path = export_wave_spec(str(path), "key", "size")
+    from_list = export_wave_spec([str(path)], "key", "size")
+    from_arrow = export_wave_spec(table, "key", "size")
+    import duckdb
+
+    con = duckdb.connect()
+    rel = con.sql(f"SELECT * FROM read_parquet('{path}')")
+    from_rel = export_wave_spec(rel, "key", "size")
+    for spec in (from_list, from_arrow, from_rel):
+        assert spec["cohorts"] == from_path["cohorts"]
+        assert spec["metrics"] == from_path["metrics"]
+        assert spec["pack_order"]["inline"] == from_path["pack_order"]["inline"]
+
+
+def test_several_files_keep_access_order(tmp_path):
+    path = tmp_path / "big.parquet"
+    write_example_log(str(path), rows=3000)
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, 1000), tmp_path / "part-0.parquet")
+    pq.write_table(table.slice(1000), tmp_path / "part-1.parquet")
+    whole = export_wave_spec(str(path), "key", "size", order="first-touch", reuse_sample=1.0)
+    parts = export_wave_spec(str(tmp_path / "part-*.parquet"), "key", "size", order="first-touch",
+                             reuse_sample=1.0)
+    assert parts["pack_order"]["inline"] == whole["pack_order"]["inline"]
+    assert parts["metrics"]["reuse_time_histogram"] == whole["metrics"]["reuse_time_histogram"]
+
+
+def test_console_script_runs_the_builtin_example(tmp_path):
+    proc = run_cli_process("export", "--out", "ws.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    validate_wavespec(json.loads((tmp_path / "ws.json").read_text()))
+
+
+def test_schema_command_prints_the_schema():
+    result = run_cli("schema", "wavespec")
+    assert result.code == 0
+    assert json.loads(result.stdout)["properties"]["format"]["const"] == "sqlwave.wavespec/1"
+
+
+def test_order_by_column_reorders_accesses():
+    # The file is not in access order; the ts column is.
+    log = pa.table({"key": ["late", "early", "mid"], "ts": [30, 10, 20], "size": [1, 1, 1]})
+    file_order = export_wave_spec(log, "key", "size", order="first-touch")
+    by_ts = export_wave_spec(log, "key", "size", order="first-touch", order_col="ts")
+    assert [e["key"] for e in file_order["pack_order"]["inline"]] == ["late", "early", "mid"]
+    assert [e["key"] for e in by_ts["pack_order"]["inline"]] == ["early", "mid", "late"]
+    assert by_ts["parameters"]["order_col"] == "ts"

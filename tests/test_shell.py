@@ -1,0 +1,102 @@
+"""The DuckDB shell file: current with the macros, and the real CLI agrees with the Python engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sqlwave import build_prefix_cohorts, coalesce_kv_extents, export_wave_spec
+from sqlwave.example import example_log_path
+from sqlwave.shell import SHELL_FILE, shell_sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shell_file_is_current():
+    on_disk = (ROOT / SHELL_FILE).read_text(encoding="utf-8")
+    assert on_disk == shell_sql(), (
+        f"{SHELL_FILE} is out of date with macros/; regenerate it: python -m sqlwave.shell --write"
+    )
+
+
+def duckdb_cli() -> str:
+    exe = Path(sys.executable).parent / "duckdb"
+    found = str(exe) if exe.exists() else shutil.which("duckdb")
+    if not found:
+        pytest.fail("the DuckDB CLI is missing: pip install duckdb-cli (part of the dev extra)")
+    return found
+
+
+def cli_rows(query: str) -> list[dict[str, str]]:
+    proc = subprocess.run(
+        [duckdb_cli(), "-csv", "-cmd", f".read {SHELL_FILE}", "-c", query],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return list(csv.DictReader(io.StringIO(proc.stdout)))
+
+
+LOG = str(example_log_path())
+
+
+def test_cli_cohorts_match_python():
+    shell = cli_rows(f"FROM sqlwave_cohorts_by_delimiter('{LOG}', delimiter := '.', depth := 3, top_k := 10)")
+    python = build_prefix_cohorts(LOG, "key", "size", delimiter=".", depth=3, top_k=10).to_pylist()
+    assert [(r["rank"], r["cohort"], r["hits"], r["bytes"]) for r in shell] == [
+        (str(p["rank"]), p["cohort"], str(p["hits"]), str(p["bytes"])) for p in python
+    ]
+
+
+def test_cli_prefix_cohorts_match_python():
+    shell = cli_rows(f"FROM sqlwave_cohorts('{LOG}', prefix_len := 6, top_k := 5)")
+    python = build_prefix_cohorts(LOG, "key", "size", prefix_len=6, top_k=5).to_pylist()
+    assert [r["cohort"] for r in shell] == [p["cohort"] for p in python]
+    assert [int(r["keys"]) for r in shell] == [p["keys"] for p in python]
+
+
+def test_cli_pack_order_and_waves_match_export():
+    spec = export_wave_spec(LOG, "key", "size", wave_bytes=[2**30, 2**32], max_inline=50)
+    shell = cli_rows(f"FROM sqlwave_pack_order('{LOG}') ORDER BY rank LIMIT 50")
+    assert [(r["key"], int(r["byte_offset"])) for r in shell] == [
+        (e["key"], e["byte_offset"]) for e in spec["pack_order"]["inline"]
+    ]
+    waves = cli_rows(f"FROM sqlwave_waves('{LOG}', w0 := {2**30}, w1 := {2**32})")
+    assert [(int(w["wave"]), int(w["keys"]), int(w["bytes"])) for w in waves] == [
+        (w["wave"], w["keys"], w["bytes"]) for w in spec["waves"]
+    ]
+
+
+def test_cli_metrics_match_export():
+    spec = export_wave_spec(LOG, "key", "size")
+    row = cli_rows(f"FROM sqlwave_metrics('{LOG}')")[0]
+    for name in ("rows", "distinct_keys", "null_keys", "bytes_moved", "unique_bytes"):
+        assert int(row[name]) == spec["metrics"][name], name
+
+
+def test_cli_extents_match_python_on_a_glob_of_two_files(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"block": [0, 1, 2, 9], "size": [512] * 4}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"block": [10, 30, 2, 3], "size": [512] * 4}), tmp_path / "b.parquet")
+    glob = str(tmp_path / "*.parquet")
+    shell = cli_rows(f"FROM sqlwave_extents('{glob}', key_col := 'block', page_bits := 9, key_scale := 512)")
+    python = coalesce_kv_extents(glob, "block", page_bits=9, size_col="size", key_scale=512).to_pylist()
+    assert [(int(r["first_page"]), int(r["last_page"]), int(r["hits"])) for r in shell] == [
+        (p["first_page"], p["last_page"], p["hits"]) for p in python
+    ] == [(0, 3, 5), (9, 10, 2), (30, 30, 1)]
+
+
+def test_python_package_loads_the_shell_file_too():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    rows = con.execute(f"SELECT count(*) FROM sqlwave_usage('{LOG}')").fetchall()
+    assert rows[0][0] == export_wave_spec(LOG, "key", "size")["metrics"]["distinct_keys"]

@@ -22,6 +22,8 @@ class Dialect:
     functions: dict[str, str] = field(default_factory=dict)
     # How the results were checked: 'run' (a real engine in tests/test_engines.py) or
     # 'reparse' (sqlglot re-parses the output in that dialect; no engine runs here).
+    # Query-level settings appended as a SETTINGS clause (ClickHouse only).
+    settings: dict[str, str] = field(default_factory=dict)
     # False where the engine rejects NULLS FIRST/LAST inside OVER (...): the window order
     # columns of every macro are never NULL, so the engine's default placement is equivalent.
     window_null_order: bool = True
@@ -38,11 +40,14 @@ DIALECTS: dict[str, Dialect] = {
         Dialect("spark", "spark", note="Spark 3.5+/4.x and Databricks"),
         # ClickHouse's substring/position/length count bytes; the UTF8 variants count characters
         # (https://clickhouse.com/docs/sql-reference/functions/string-functions#substringutf8).
+        # ClickHouse also lets an output alias shadow an input column anywhere in the SELECT
+        # (usage's `max(size) AS size` would make `sum(size)` an aggregate of an aggregate);
+        # https://clickhouse.com/docs/operations/settings/settings#prefer_column_name_to_alias
         Dialect("clickhouse", "clickhouse", functions={
             "Substring": "substringUTF8",
             "StrPosition": "positionUTF8",
             "Length": "lengthUTF8",
-        }, note="ClickHouse (proven with chDB)"),
+        }, settings={"prefer_column_name_to_alias": "1"}, note="ClickHouse (proven with chDB)"),
         # sqlglot has no DataFusion dialect; DataFusion's SQL follows PostgreSQL's
         # (https://datafusion.apache.org/user-guide/sql/index.html).
         Dialect("datafusion", "postgres", note="Apache DataFusion, written as sqlglot 'postgres'"),
@@ -63,7 +68,7 @@ def dialect(name: str) -> Dialect:
     >>> dialect("sparc")
     Traceback (most recent call last):
     ...
-    sqlwave.errors.ParameterError: unknown dialect 'sparc'; choose one of duckdb, postgres, spark, clickhouse, datafusion, snowflake, bigquery, trino. Did you mean "spark"?
+    sqlwave.errors.ParameterError: unknown dialect 'sparc'; ... Did you mean "spark"?
     """
     if name not in DIALECTS:
         raise ParameterError(

@@ -29,9 +29,9 @@ WITH keys AS (
     CASE
       WHEN p_1 = 0
       THEN 0
-      WHEN positionUTF8(SUBSTRING(k, p_1 + CHAR_LENGTH('/')), '/') = 0
+      WHEN positionUTF8(substringUTF8(k, p_1 + lengthUTF8('/')), '/') = 0
       THEN 0
-      ELSE p_1 + lengthUTF8('/') - 1 + positionUTF8(SUBSTRING(k, p_1 + CHAR_LENGTH('/')), '/')
+      ELSE p_1 + lengthUTF8('/') - 1 + positionUTF8(substringUTF8(k, p_1 + lengthUTF8('/')), '/')
     END AS p_2
   FROM level_1
 ), prefixed AS (
@@ -68,7 +68,7 @@ WITH keys AS (
   SELECT
     ROW_NUMBER() OVER (
       ORDER BY hits DESC, bytes DESC, (
-        CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 1, 1)) - 1 AS Nullable(Int64)) * 72057594037927936 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 2, 1)) - 1 AS Nullable(Int64)) * 4503599627370496 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 3, 1)) - 1 AS Nullable(Int64)) * 281474976710656 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 4, 1)) - 1 AS Nullable(Int64)) * 17592186044416 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 5, 1)) - 1 AS Nullable(Int64)) * 1099511627776 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 6, 1)) - 1 AS Nullable(Int64)) * 68719476736 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 7, 1)) - 1 AS Nullable(Int64)) * 4294967296 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 8, 1)) - 1 AS Nullable(Int64)) * 268435456 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 9, 1)) - 1 AS Nullable(Int64)) * 16777216 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 10, 1)) - 1 AS Nullable(Int64)) * 1048576 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 11, 1)) - 1 AS Nullable(Int64)) * 65536 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 12, 1)) - 1 AS Nullable(Int64)) * 4096 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 13, 1)) - 1 AS Nullable(Int64)) * 256 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 14, 1)) - 1 AS Nullable(Int64)) * 16 + CAST(positionUTF8('0123456789abcdef', SUBSTRING(LOWER(LOWER(HEX(MD5(cohort)))), 15, 1)) - 1 AS Nullable(Int64)) * 1
+        CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 1, 1)) - 1 AS Nullable(Int64)) * 72057594037927936 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 2, 1)) - 1 AS Nullable(Int64)) * 4503599627370496 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 3, 1)) - 1 AS Nullable(Int64)) * 281474976710656 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 4, 1)) - 1 AS Nullable(Int64)) * 17592186044416 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 5, 1)) - 1 AS Nullable(Int64)) * 1099511627776 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 6, 1)) - 1 AS Nullable(Int64)) * 68719476736 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 7, 1)) - 1 AS Nullable(Int64)) * 4294967296 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 8, 1)) - 1 AS Nullable(Int64)) * 268435456 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 9, 1)) - 1 AS Nullable(Int64)) * 16777216 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 10, 1)) - 1 AS Nullable(Int64)) * 1048576 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 11, 1)) - 1 AS Nullable(Int64)) * 65536 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 12, 1)) - 1 AS Nullable(Int64)) * 4096 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 13, 1)) - 1 AS Nullable(Int64)) * 256 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 14, 1)) - 1 AS Nullable(Int64)) * 16 + CAST(positionUTF8('0123456789abcdef', substringUTF8(LOWER(LOWER(HEX(MD5(cohort)))), 15, 1)) - 1 AS Nullable(Int64)) * 1
       ) ASC, cohort ASC
     ) AS rank,
     cohort,
@@ -90,4 +90,5 @@ CROSS JOIN totals
 WHERE
   rank <= 20
 ORDER BY
-  rank ASC;
+  rank ASC
+SETTINGS prefer_column_name_to_alias = 1;

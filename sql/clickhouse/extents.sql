@@ -89,4 +89,5 @@ GROUP BY
   extent
 ORDER BY
   wave ASC,
-  extent ASC;
+  extent ASC
+SETTINGS prefer_column_name_to_alias = 1;

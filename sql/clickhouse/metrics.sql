@@ -28,4 +28,5 @@ SELECT
   CAST(bytes_moved - unique_bytes AS Nullable(Float64)) / nullIf(bytes_moved, 0) AS bytes_reuse_ratio,
   CAST(unique_bytes AS Nullable(Float64)) / nullIf(1073741824, 0) AS occupancy,
   COALESCE(single_use_keys, 0) AS single_use_keys
-FROM sums;
+FROM sums
+SETTINGS prefer_column_name_to_alias = 1;

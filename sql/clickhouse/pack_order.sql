@@ -61,4 +61,5 @@ SELECT
   h60
 FROM ranked
 ORDER BY
-  rank ASC;
+  rank ASC
+SETTINGS prefer_column_name_to_alias = 1;

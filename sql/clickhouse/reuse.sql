@@ -6,7 +6,8 @@
 WITH accesses AS (
   SELECT
     a.key,
-    a.pos
+    a.pos,
+    CAST(0 AS Nullable(Int64)) AS hits
   FROM (
     SELECT
       key,
@@ -19,6 +20,7 @@ WITH accesses AS (
   ) AS a
 ), gaps AS (
   SELECT
+    hits,
     pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
   FROM accesses
 ), bucketed AS (
@@ -121,7 +123,8 @@ WITH accesses AS (
       WHEN reuse_time < 281474976710656
       THEN 47
       ELSE 48
-    END AS bucket
+    END AS bucket,
+    hits
   FROM gaps
   WHERE
     NOT (
@@ -130,9 +133,13 @@ WITH accesses AS (
 )
 SELECT
   CAST(bucket AS Nullable(Int64)) AS bucket,
+  CAST(hits AS Nullable(Int64)) AS hits,
   CAST(COUNT(*) AS Nullable(Int64)) AS reuses
 FROM bucketed
 GROUP BY
-  bucket
+  bucket,
+  hits
 ORDER BY
-  bucket ASC;
+  bucket ASC,
+  hits ASC
+SETTINGS prefer_column_name_to_alias = 1;

@@ -16,51 +16,52 @@ SELECT
   (
     CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 1, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 1, 1)
     ) - 1 AS Nullable(Int64)) * 72057594037927936 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 2, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 2, 1)
     ) - 1 AS Nullable(Int64)) * 4503599627370496 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 3, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 3, 1)
     ) - 1 AS Nullable(Int64)) * 281474976710656 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 4, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 4, 1)
     ) - 1 AS Nullable(Int64)) * 17592186044416 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 5, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 5, 1)
     ) - 1 AS Nullable(Int64)) * 1099511627776 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 6, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 6, 1)
     ) - 1 AS Nullable(Int64)) * 68719476736 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 7, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 7, 1)
     ) - 1 AS Nullable(Int64)) * 4294967296 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 8, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 8, 1)
     ) - 1 AS Nullable(Int64)) * 268435456 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 9, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 9, 1)
     ) - 1 AS Nullable(Int64)) * 16777216 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 10, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 10, 1)
     ) - 1 AS Nullable(Int64)) * 1048576 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 11, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 11, 1)
     ) - 1 AS Nullable(Int64)) * 65536 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 12, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 12, 1)
     ) - 1 AS Nullable(Int64)) * 4096 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 13, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 13, 1)
     ) - 1 AS Nullable(Int64)) * 256 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 14, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 14, 1)
     ) - 1 AS Nullable(Int64)) * 16 + CAST(positionUTF8(
       '0123456789abcdef',
-      SUBSTRING(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 15, 1)
+      substringUTF8(LOWER(LOWER(HEX(MD5(CAST(key AS Nullable(String)))))), 15, 1)
     ) - 1 AS Nullable(Int64)) * 1
   ) AS h60
 FROM access_log
 GROUP BY
-  key;
+  key
+SETTINGS prefer_column_name_to_alias = 1;

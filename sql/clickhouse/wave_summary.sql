@@ -34,4 +34,5 @@ SELECT
 FROM per_wave
 CROSS JOIN totals
 ORDER BY
-  wave ASC;
+  wave ASC
+SETTINGS prefer_column_name_to_alias = 1;

@@ -21,4 +21,5 @@ SELECT
   size,
   hits,
   bytes
-FROM pack_order;
+FROM pack_order
+SETTINGS prefer_column_name_to_alias = 1;

@@ -4,11 +4,11 @@
 -- returns: bucket, reuses (reuse time in [2^bucket, 2^(bucket+1)) accesses)
 -- embed: replace the relation names with your tables or CTEs, e.g. CREATE VIEW reuse AS <this query>
 WITH accesses AS (
-    SELECT a.key, a.pos
+    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits
     FROM (SELECT key, pos FROM access_log WHERE key IS NOT NULL) AS a
 ),
 gaps AS (
-    SELECT pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
+    SELECT hits, pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
     FROM accesses
 ),
 bucketed AS (
@@ -63,13 +63,15 @@ bucketed AS (
             WHEN reuse_time < 140737488355328 THEN 46
             WHEN reuse_time < 281474976710656 THEN 47
             ELSE 48
-        END AS bucket
+        END AS bucket,
+        hits
     FROM gaps
     WHERE reuse_time IS NOT NULL
 )
 SELECT
     CAST(bucket AS BIGINT) AS bucket,
+    CAST(hits AS BIGINT) AS hits,
     CAST(count(*) AS BIGINT) AS reuses
 FROM bucketed
-GROUP BY bucket
-ORDER BY bucket ASC;
+GROUP BY bucket, hits
+ORDER BY bucket ASC, hits ASC;

@@ -6,7 +6,8 @@
 WITH accesses AS (
   SELECT
     a.key,
-    a.pos
+    a.pos,
+    CAST(0 AS BIGINT) AS hits
   FROM (
     SELECT
       key,
@@ -17,6 +18,7 @@ WITH accesses AS (
   ) AS a
 ), gaps AS (
   SELECT
+    hits,
     pos - LAG(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
   FROM accesses
 ), bucketed AS (
@@ -119,16 +121,20 @@ WITH accesses AS (
       WHEN reuse_time < 281474976710656
       THEN 47
       ELSE 48
-    END AS bucket
+    END AS bucket,
+    hits
   FROM gaps
   WHERE
     NOT reuse_time IS NULL
 )
 SELECT
   CAST(bucket AS BIGINT) AS bucket,
+  CAST(hits AS BIGINT) AS hits,
   CAST(COUNT(*) AS BIGINT) AS reuses
 FROM bucketed
 GROUP BY
-  bucket
+  bucket,
+  hits
 ORDER BY
-  bucket ASC;
+  bucket ASC,
+  hits ASC;

@@ -53,6 +53,10 @@ def transpile(sql: str, target: str) -> str:
 
 
 def _apply(tree: Any, d: Dialect) -> Any:
+    # DuckDB accepts FROM (subquery) without an alias; PostgreSQL 15 does not.
+    for i, sub in enumerate(tree.find_all(exp.Subquery)):
+        if not sub.alias and isinstance(sub.parent, (exp.From, exp.Join)):
+            sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_sqlwave_{i}")))
     if not d.window_null_order:
         for window in tree.find_all(exp.Window):
             for ordered in window.find_all(exp.Ordered):

@@ -7,6 +7,7 @@ non-root user because CI runs as root) and stopped at the end of the test sessio
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import socket
@@ -20,7 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-PG_BIN = Path(os.environ.get("SQLWAVE_PG_BIN", "/usr/local/bin"))
+
+def _pg_bin() -> Path:
+    if "SQLWAVE_PG_BIN" in os.environ:
+        return Path(os.environ["SQLWAVE_PG_BIN"])
+    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    return Path(found).parent if found else Path("/usr/local/bin")
+
+
+PG_BIN = _pg_bin()
 PG_TYPES = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.string(): "TEXT",
             pa.large_string(): "TEXT", pa.float64(): "DOUBLE PRECISION"}
 
@@ -175,11 +184,15 @@ def postgres_server() -> Iterator[str]:
 def spark_session() -> Any:
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master("local[2]").appName("sqlwave-tests")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    session = (SparkSession.builder.master("local[2]").appName("sqlwave-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    # Global windows on per-key aggregates are by design; Spark's warning about them is noise.
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 @pytest.fixture(scope="session")

@@ -39,9 +39,9 @@ EMBEDS: dict[str, Embed] = {
                    "key, hits, bytes, size, first_pos, last_pos, requests, size_nulls, size_min, h60"
                    " (one row per key; the NULL key is one row, other macros skip it)"),
     "cohorts": Embed("usage (the output of usage.sql)", dict(
-        src="usage", text_keys=True, mode="delimiter", prefix_len="0", delimiter="'/'",
+        src="usage", text_keys=True, mode="delimiter", prefix_len="0", delimiter="'.'",
         depth="2", max_depth=2, rank_by="hits", top_k="20"),
-        ("'/'  the delimiter (a string literal)", "2  segments kept (1 .. 2 in this rendering)",
+        ("'.'  the delimiter (a string literal)", "2  segments kept (1 .. 2 in this rendering)",
          "20  cohorts returned; ranked by hits, ties by bytes, hash60, cohort"),
         "rank, cohort, keys, hits, bytes, hit_share, byte_share"),
     "pack_order": Embed("usage (the output of usage.sql)", dict(

@@ -35,7 +35,7 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[str, type[BaseException]]] = {}
 
 TRACE_COHORTS = {**INTEGER_COHORTS, "prefix_len": "3"}
 INPUTS = {
-    "text": Input("text", nasty_text, SMALL),
+    "text": Input("text", nasty_text, {**SMALL, "cohorts": {"delimiter": "'/'"}}),
     "integer": Input("integer", nasty_integer, {**SMALL, "cohorts": INTEGER_COHORTS}, "key"),
     "mooncake": Input("mooncake", lambda: trace_slice(str(shared_file("mooncake/synthetic.parquet"))),
                       {"cohorts": TRACE_COHORTS, "extents": {"page_size": "1048576"},

@@ -65,3 +65,17 @@ def test_clickhouse_counts_characters() -> None:
     sql = render("cohorts", "clickhouse", **EMBEDS["cohorts"].params)
     assert "substringUTF8" in sql and "positionUTF8" in sql
     assert "SUBSTRING(" not in sql and "POSITION(" not in sql.replace("positionUTF8(", "")
+
+
+def test_overrides_are_rare_and_say_why() -> None:
+    """A whole-file override `macros/<name>.<dialect>.sql` replaces one macro for one dialect;
+    its first comment must say why, with a vendor-doc link (none is needed today)."""
+    from sqlwave.macros import macro_names, macros_dir
+
+    overrides = [p for p in macros_dir().glob("*.*.sql")]
+    for path in overrides:
+        name, target = path.name.split(".")[:2]
+        assert name in macro_names() and target in DIALECTS, path
+        first = path.read_text(encoding="utf-8").lstrip()
+        assert first.startswith("{#") and "https://" in first.split("#}")[0], path
+    assert len(overrides) <= len(EMBEDS) // 4

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from support import ROOT
 
+pytestmark = pytest.mark.engines
+
 BLOCK = re.compile(r"```(python|sh)\n(.*?)```", re.S)
 
 

@@ -28,6 +28,8 @@ from sqlwave.embedding import script
 from sqlwave.macros import environment
 from sqlwave.render import transpile
 
+pytestmark = pytest.mark.engines
+
 # The engines that run here, by dialect. A known gap is declared here (engine, input, macro) ->
 # (reason, exception type) and becomes a strict xfail; none is known today.
 ENGINES = ["postgres", "spark", "datafusion", "clickhouse"]

@@ -17,6 +17,8 @@ from sqlwave.export import ExportOptions, build_wave_spec
 from sqlwave.spark_engine import SparkEngine
 from sqlwave.wavespec import dumps
 
+pytestmark = pytest.mark.engines
+
 
 def fixture_log(kind: str) -> tuple[pa.Table, dict[str, Any]]:
     """A log (without pos: the files' row order is the access order) and export options."""

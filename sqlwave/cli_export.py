@@ -30,9 +30,20 @@ from sqlwave.cli import handle_errors
 @click.option("--align-bits", type=int, default=None, help="Pack offset alignment (default: page).")
 @click.option("--key-scale", type=int, default=1, show_default=True,
               help="Bytes per integer key unit (512 for 512-byte block numbers).")
-@click.option("--order", default="hot", show_default=True, help="Pack order strategy: "
-              "hot, first-touch, last-touch.")
-@click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB.")
+@click.option("--order", default="hot", show_default=True, help="Pack order strategy: hot, "
+              "first-touch, last-touch, request-first-touch, request-last-touch, cohort, "
+              "waves-first-touch, waves-last-touch, hash, or auto (tuned; see docs/layout.md).")
+@click.option("--previous", default=None, help="A previous WaveSpec: keep its layout unless the "
+              "new one has fewer extents per request by more than --previous-threshold.")
+@click.option("--previous-threshold", type=float, default=0.05, show_default=True)
+@click.option("--request-window", type=int, default=16, show_default=True,
+              help="Accesses per pseudo-request for layout tuning when there is no request column.")
+@click.option("--page-bits-options", default=None, help="With --order auto: page sizes to choose "
+              "among, e.g. 12,16,20 (objects stay aligned to --align-bits or the page).")
+@click.option("--io-cost", default="64KiB", show_default=True,
+              help="With --page-bits-options: bytes one extent (I/O) costs, e.g. 64KiB.")
+@click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB, or "
+              "'auto': at the knees of the byte miss-ratio curve.")
 @click.option("--capacity", default=None, help="Cache capacity, e.g. 80GiB (for occupancy).")
 @click.option("--reuse-sample", type=float, default=None,
               help="Key sample rate for the reuse-time histogram (default: automatic).")
@@ -62,8 +73,11 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
 
     if reuse_exact:
         options["reuse_sample"] = 1.0
+    options["page_bits_options"] = _int_list(options["page_bits_options"])
+    options["io_cost_bytes"] = parse_bytes(options.pop("io_cost"))
     opts = ExportOptions(
-        wave_bytes=parse_byte_list(wave_bytes) if wave_bytes else None,
+        wave_bytes=parse_byte_list(wave_bytes) if wave_bytes and wave_bytes != "auto" else None,
+        wave_bytes_auto=wave_bytes == "auto",
         capacity=parse_bytes(capacity) if capacity else None,
         engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
         **options,
@@ -80,6 +94,17 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
             opts.size_col, opts.request_col = "size", opts.request_col or "request_id"
     summary = export_to_file(list(logs), opts, out, pack_order_out)
     click.echo(summary, err=True)
+
+
+def _int_list(text: str | None) -> list[int] | None:
+    from sqlwave.errors import ParameterError
+
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise ParameterError(f"expected comma-separated integers such as 12,16,20, got {text!r}") from e
 
 
 @click.command()

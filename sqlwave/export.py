@@ -36,10 +36,20 @@ class ExportOptions:
     key_scale: int = 1
     order: str = "hot"
     wave_bytes: list[int] | None = None
+    # Budgets at the knees of the byte miss-ratio curve (sqlwave/mrc.py), instead of wave_bytes.
+    wave_bytes_auto: bool = False
     capacity: int | None = None
     reuse_sample: float | None = None
     null_keys: str = "report"
     max_inline: int = 1000
+    # Layout (sqlwave/layout_export.py): keep this previous WaveSpec's layout unless the new one
+    # has fewer extents per request by more than the threshold; pseudo-request length.
+    previous: str | None = None
+    previous_threshold: float = 0.05
+    request_window: int = 16
+    # With order 'auto': page sizes the tuner may choose among, and an extent's cost in bytes.
+    page_bits_options: list[int] | None = None
+    io_cost_bytes: int = 65536
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -65,6 +75,9 @@ class ExportOptions:
             raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
         if not 0 <= self.max_inline <= 1_000_000:
             raise ParameterError(f"max_inline must be between 0 and 1000000, got {self.max_inline}")
+        if not 0 <= self.previous_threshold < 1:
+            raise ParameterError(
+                f"previous_threshold must be in [0, 1), got {self.previous_threshold}")
         if self.wave_bytes is not None and any(b <= 0 for b in self.wave_bytes):
             raise ParameterError("wave budgets must be positive byte sizes")
 
@@ -99,6 +112,8 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
              progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
     """The export over an already bound log, on a DuckDB connection or any connection that
     offers the same calls (sqlwave.warehouse.EngineConnection: Spark, PostgreSQL)."""
+    from sqlwave.layout_export import export_pack
+
     opts.check()
     progress = progress or Progress(enabled=False)
     session = Session(con, log)
@@ -109,10 +124,10 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     with progress.stage("cohorts", con):
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
-        pack = session.pack(opts.order, align_bits)
+        pack, layout = export_pack(session, opts, align_bits)
         total = int(fetch_dicts(
             con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
-        budgets = opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)
+        budgets, expected = _budgets(session, opts, total, align_bits)
         boundaries = cumulative(budgets)
         waves = session.waves(pack, boundaries)
         wave_rows = session.wave_summary(waves)
@@ -122,11 +137,13 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         per_wave = session.extent_counts(objects, opts.page_bits, "wave")
     for w in wave_rows:
         w["extents"] = per_wave.get(w["wave"], 0)
+        if w["wave"] < len(expected):
+            w["expected_hit_ratio"] = expected[w["wave"]]
     with progress.stage("reuse times", con):
         metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     if opts.capacity:
         metrics["hot_hit_share_at_capacity"] = _hot_share(session, align_bits, opts.capacity)
-    spec = {
+    spec: dict[str, Any] = {
         "format": FORMAT,
         "generator": {"name": "sqlwave", "version": __version__},
         "source": _source(log),
@@ -137,6 +154,9 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         "waves": wave_rows,
         "extents": extents,
     }
+    if layout is not None:
+        spec["pack_order"]["strategy"] = layout["strategy"]
+        spec["layout"] = layout
     return spec, session
 
 
@@ -185,6 +205,16 @@ def _guess_delimiter(session: Session) -> str | None:
     counts = [int(row[f"d{i}"] or 0) for i in range(len(DEFAULT_DELIMITERS))]
     best = max(range(len(counts)), key=lambda i: (counts[i], -i))
     return DEFAULT_DELIMITERS[best] if counts[best] > 0 else None
+
+
+def _budgets(session: Session, opts: ExportOptions, total: int,
+             align_bits: int) -> tuple[list[int], list[float]]:
+    """Wave budgets, and the LRU hit ratio expected at each boundary when they come from the MRC."""
+    if opts.wave_bytes_auto:
+        from sqlwave.mrc import auto_wave_bytes
+
+        return auto_wave_bytes(session, align=2**align_bits)
+    return (opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)), []
 
 
 def default_wave_bytes(total: int) -> list[int]:

@@ -16,7 +16,7 @@ from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import LOG_VIEW, BoundLog
 from sqlwave.macros import render
-from sqlwave.strategies import PACK_STRATEGIES
+from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
 
 USAGE = "sqlwave_usage"
 PACK = "sqlwave_pack"
@@ -91,13 +91,18 @@ class Session:
                         prefix_len=str(chars), delimiter="''", depth="0", max_depth=1,
                         rank_by=rank_by, top_k=str(top_k))
 
-    def pack(self, strategy: str, align_bits: int, table: str = PACK) -> str:
-        if strategy not in PACK_STRATEGIES:
+    def pack(self, strategy: str, align_bits: int, table: str = PACK,
+             src: str | None = None) -> str:
+        """Pack order by `strategy`; `src` is a layout_features relation (sqlwave/layout.py),
+        needed by the strategies that sort by co-access, hotness waves or cohorts."""
+        known = PACK_STRATEGIES if src is None else LAYOUT_STRATEGIES
+        if strategy not in known:
             raise ParameterError(
-                f"unknown pack order {strategy!r}; choose one of {', '.join(PACK_STRATEGIES)}"
+                f"unknown pack order {strategy!r}; "
+                f"choose one of {', '.join(LAYOUT_STRATEGIES)}, auto"
             )
-        self.create(table, "pack_order", src=self.usage(), strategy=literal(strategy),
-                    strategies=PACK_STRATEGIES, align=str(2**align_bits))
+        self.create(table, "pack_order", src=src or self.usage(), strategy=literal(strategy),
+                    strategies=known, align=str(2**align_bits))
         return table
 
     def waves(self, pack: str, boundaries: list[int], table: str = WAVES) -> str:

@@ -1,0 +1,125 @@
+"""`sqlwave replay` (tune tile policies on a replayed workload) and `sqlwave evaluate-policy`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sqlwave.cli import handle_errors
+from sqlwave.errors import InputError, ParameterError
+
+
+def _parse_binds(binds: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in binds:
+        tag, sep, path = item.partition("=")
+        if not sep or not tag or not path:
+            raise ParameterError(f"--bind {item!r} must look like tag=path.parquet")
+        out[tag] = path
+    return out
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read {what} {path!r}: {e}") from e
+
+
+def _parse_keys(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        keys = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError as e:
+        raise ParameterError(f"--m-keys must be comma-separated integers, got {text!r}") from e
+    if not keys or keys[0] < 1:
+        raise ParameterError(f"--m-keys must be positive integers, got {text!r}")
+    return keys
+
+
+@click.command()
+@click.option("--trace", "trace_path", default=None, help="Trace JSON (sqlwave trace); its last "
+              "step yields the GEMM problems m, n, k[, dtype, weight].")
+@click.option("--sample", default=None, help="Parquet bound to the trace's default input tag.")
+@click.option("--bind", "binds", multiple=True, help="tag=path.parquet for other input tags.")
+@click.option("--problems", default=None, help="Parquet of GEMM problems (m, n, k[, dtype, "
+              "weight]) instead of a trace.")
+@click.option("--device", default="h100", show_default=True, help="h100, h200 or a100.")
+@click.option("--grid", "grid_path", default=None, help="Policy grid JSON/CSV (default: vLLM's "
+              "CUDA tuner space, pruned by shared memory).")
+@click.option("--previous", default=None, help="Earlier policies.json: keep its choices unless "
+              "a new one is estimated better by more than --threshold.")
+@click.option("--threshold", type=float, default=0.03, show_default=True)
+@click.option("--m-keys", default=None, help="Table keys (M), e.g. 1,16,64,256 (default: vLLM's).")
+@click.option("--chunk-size", type=int, default=256, show_default=True, help="Policies per query.")
+@click.option("--out", default="policies.json", show_default=True, help="policies.json to write.")
+@click.option("--vllm-out", default=None, help="Also write the bare vLLM table (M -> config).")
+@handle_errors
+def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
+           problems: str | None, device: str, grid_path: str | None, previous: str | None,
+           threshold: float, m_keys: str | None, chunk_size: int, out: str,
+           vllm_out: str | None) -> None:
+    """Replay a workload's GEMM problems over a policy grid; write tuned tile policies."""
+    from sqlwave.policy import load_device, load_grid
+    from sqlwave.replay import TuneOptions, replay_and_tune
+    from sqlwave.wavespec import dumps, write_text_atomic
+
+    dev = load_device(device)
+    opts = TuneOptions(threshold=threshold, chunk_size=chunk_size)
+    if grid_path:
+        opts.grid, opts.grid_source = load_grid(grid_path, dev), grid_path
+    if previous:
+        opts.previous = _read_json(previous, "--previous")
+    if keys := _parse_keys(m_keys):
+        opts.m_keys = keys
+    source = _problems_source(trace_path, sample, _parse_binds(binds), problems, opts)
+    doc = replay_and_tune(source, dev, opts)
+    write_text_atomic(out, dumps(doc))
+    if vllm_out:
+        write_text_atomic(vllm_out, dumps(doc["table"]))
+    click.echo(f"wrote {out}: {len(doc['table'])} M buckets, estimated speed-up "
+               + ", ".join(f"{v}x over {k}" for k, v in doc["tuned"]["speedup"].items()), err=True)
+
+
+def _problems_source(trace_path: str | None, sample: str | None, binds: dict[str, str],
+                     problems: str | None, opts: Any) -> Any:
+    if (trace_path is None) == (problems is None):
+        raise ParameterError("give exactly one of --trace (with --sample/--bind) or --problems")
+    if problems is not None:
+        if sample or binds:
+            raise ParameterError("--sample and --bind go with --trace, not --problems")
+        return problems
+    from sqlwave.trace_bridge import problems_from_trace
+
+    assert trace_path is not None
+    table, metrics = problems_from_trace(trace_path, sample, binds)
+    opts.plan_metrics = metrics
+    opts.extra["trace"] = {"path": trace_path, "sample": sample, "binds": binds}
+    return table
+
+
+@click.command("evaluate-policy")
+@click.option("--timings", required=True, help="Measured timings Parquet (format of "
+              "h100_timm_timings.parquet; cuBLAS rows are ignored).")
+@click.option("--device", default="h100", show_default=True, help="Device the timings ran on.")
+@click.option("--split", type=click.Choice(["all", "fit", "holdout"]), default="all",
+              show_default=True, help="Shapes to judge: all, or the model's fit/holdout split.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random picker.")
+@handle_errors
+def evaluate_policy(timings: str, device: str, split: str, seed: int) -> None:
+    """Rank each measured shape's candidates with the model; print regret JSON per picker."""
+    from sqlwave.evaluate import evaluate_timings
+    from sqlwave.policy import load_device
+    from sqlwave.wavespec import dumps
+
+    dev = load_device(device)
+    if not Path(timings).is_file():
+        raise InputError(f"timings file {timings!r} does not exist; check the path")
+    click.echo(dumps(evaluate_timings(timings, dev, split=split, seed=seed)), nl=False)
+
+
+COMMANDS = [replay, evaluate_policy]

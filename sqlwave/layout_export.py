@@ -1,0 +1,180 @@
+"""The export's pack order when it needs more than usage: `--order auto`, co-access strategies,
+and `--previous` (keep the last layout unless the new one is clearly better)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqlwave.errors import InputError, ParameterError, did_you_mean
+from sqlwave.layout import (
+    LayoutParams,
+    learn,
+    pack,
+    position_range,
+    prepare_log,
+    score,
+    tune,
+    window_view,
+)
+from sqlwave.layout_eval import bytes_moved
+from sqlwave.session import PACK, Session
+from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
+
+PREV = "sqlwave_layout_prev"
+
+
+def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict[str, Any] | None]:
+    """The pack-order table for an export, and the WaveSpec's `layout` section (None when the
+    order is a plain usage strategy and there is no previous layout)."""
+    if opts.order in PACK_STRATEGIES and opts.previous is None:
+        return session.pack(opts.order, align_bits), None
+    if opts.order != "auto" and opts.order not in LAYOUT_STRATEGIES:
+        raise ParameterError(
+            f"unknown pack order {opts.order!r}; choose auto or one of "
+            f"{', '.join(LAYOUT_STRATEGIES)}." + did_you_mean(opts.order, LAYOUT_STRATEGIES)
+        )
+    params = _params(session, opts, align_bits)
+    log = prepare_log(session, remap=False, window=params.window)
+    info: dict[str, Any] = {"order": opts.order}
+    strategy = opts.order
+    if opts.order == "auto":
+        tuned = tune(session, log, params)
+        strategy, info["tuner"] = tuned["chosen"], tuned
+        if "page_bits" in tuned:
+            # The tuner chose the page size too: extents are counted at it from here on.
+            opts.page_bits = params.page_bits = tuned["page_bits"]
+    features, _ = learn(session, log, "full", params)
+    pack(session, features, strategy, params, PACK)
+    info["strategy"] = strategy
+    if opts.previous is not None:
+        info["previous"] = keep_previous(session, log, strategy, params, opts)
+    return PACK, info
+
+
+def _params(session: Session, opts: Any, align_bits: int) -> LayoutParams:
+    budgets = opts.wave_bytes if isinstance(opts.wave_bytes, list) else None
+    chars = opts.prefix_len or 4
+    if session.log.key_type == "bytes":
+        chars *= 2
+    params = LayoutParams(
+        page_bits=opts.page_bits,
+        align_bits=align_bits,
+        wave_bytes=budgets,
+        cohort_mode="delimiter" if opts.delimiter is not None else "prefix",
+        prefix_len=chars,
+        delimiter=opts.delimiter or "/",
+        depth=opts.depth,
+        window=opts.request_window,
+        page_bits_options=tuple(opts.page_bits_options or ()),
+        io_cost_bytes=opts.io_cost_bytes,
+    )
+    params.check()
+    return params
+
+
+def keep_previous(
+    session: Session, log: str, strategy: str, params: LayoutParams, opts: Any
+) -> dict[str, Any]:
+    """Score the previous layout against the new one on the last part of the log (the new one
+    learned on the part before it); switch only when the new one has fewer extents per request
+    by more than the threshold. Replaces the PACK table with the kept layout otherwise."""
+    prev = load_previous(opts.previous, session.log.key_type)
+    session.con.register(PREV, prev["table"])
+    lo, hi = position_range(session, log)
+    cut = lo + int((hi - lo) * (1 - params.holdout))
+    fit = window_view(session, log, "sqlwave_layout_prev_fit", lo, cut)
+    held = window_view(session, log, "sqlwave_layout_prev_held", cut, hi)
+    features, bounds = learn(session, fit, "prev", params)
+    new_fit = pack(session, features, strategy, params, "sqlwave_layout_prev_new")
+    kept_fit = keep(session, new_fit, params, "sqlwave_layout_prev_kept")
+    new_score = score(session, new_fit, held, params, bounds[0])["extents_mean"]
+    old_score = score(session, kept_fit, held, params, bounds[0])["extents_mean"]
+    kept_full = keep(session, PACK, params, "sqlwave_layout_prev_kept_full")
+    moved = bytes_moved(session, kept_full, PACK)
+    switch = _better(new_score, old_score, opts.previous_threshold)
+    if not switch:
+        session.con.execute(f"CREATE OR REPLACE TEMP TABLE {PACK} AS SELECT * FROM {kept_full}")
+    return {
+        "path": str(opts.previous),
+        "strategy": prev["strategy"],
+        "keys": prev["keys"],
+        "complete": prev["complete"],
+        "threshold": opts.previous_threshold,
+        "previous_extents_per_request": old_score,
+        "new_extents_per_request": new_score,
+        "kept": not switch,
+        "bytes_moved": 0 if not switch else moved,
+        "bytes_moved_if_switched": moved,
+    }
+
+
+def _better(new: float | None, old: float | None, threshold: float) -> bool:
+    """>>> _better(1.0, 2.0, 0.05), _better(1.98, 2.0, 0.05), _better(None, 2.0, 0.05)
+    (True, False, False)
+    """
+    if new is None:
+        return False
+    if old is None:
+        return True
+    return new < old * (1 - threshold)
+
+
+def keep(session: Session, new: str, params: LayoutParams, table: str) -> str:
+    session.create(table, "layout_keep", new=new, prev=PREV, align=str(params.align))
+    return table
+
+
+def load_previous(path: str, key_type: str) -> dict[str, Any]:
+    """The previous layout's offsets: from its pack-order sidecar when there is one, else from
+    the keys the WaveSpec inlines (a warning says when that is not all of them)."""
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        section = spec["pack_order"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(
+            f"cannot read the previous WaveSpec {path!r}: {e}; pass a file written "
+            "by `sqlwave export`"
+        ) from e
+    if spec.get("source", {}).get("key_type", key_type) != key_type:
+        raise InputError(
+            f"the previous WaveSpec has {spec['source']['key_type']} keys, this log has "
+            f"{key_type} keys; they cannot share a layout"
+        )
+    rows, complete = _previous_rows(path, section)
+    if not complete:
+        print(
+            f"Warning: the previous WaveSpec inlines {len(rows)} of {section.get('keys')} keys and "
+            "its sidecar is missing; the others are placed as new keys (export with "
+            "--pack-order-out to keep them all)",
+            file=sys.stderr,
+        )
+    kind = pa.int64() if key_type == "integer" else pa.string()
+    table = pa.table(
+        {
+            "key": pa.array([r["key"] for r in rows], kind),
+            "prev_offset": pa.array([int(r["byte_offset"]) for r in rows], pa.int64()),
+            "prev_aligned": pa.array([int(r["aligned_size"]) for r in rows], pa.int64()),
+        }
+    )
+    return {
+        "table": table,
+        "strategy": section.get("strategy"),
+        "keys": len(rows),
+        "complete": complete,
+    }
+
+
+def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    sidecar = section.get("sidecar")
+    if sidecar:
+        for candidate in (Path(sidecar), Path(path).parent / Path(sidecar).name):
+            if candidate.is_file():
+                cols = ["key", "byte_offset", "aligned_size"]
+                return pq.read_table(candidate, columns=cols).to_pylist(), True
+    return list(section.get("inline", [])), not section.get("truncated", False)

@@ -1,0 +1,182 @@
+"""Miss-ratio curves of an LRU cache from an access log: exact, SHARDS-sampled, or AET-modelled.
+
+`exact` computes every access's LRU stack distance with DuckDB DISTINCT window aggregates
+(`macros/stack_distance.sql`); `shards` does the same on hash-sampled keys and rescales
+(Waldspurger et al., FAST'15, with the SHARDS-adj correction); `aet` models the curve from a fine
+reuse-time histogram (Hu et al., ATC'16), one sort of the log and no per-access state.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import duckdb
+
+from sqlwave.engine import connect, fetch_dicts
+from sqlwave.errors import InputError, ParameterError, did_you_mean
+from sqlwave.log import LOG_VIEW, bind_log
+from sqlwave.macros import render
+from sqlwave.mrc_aet import ReuseBin, aet_points, working_set
+from sqlwave.mrc_curve import curve_points, knees, size_grid
+
+METHODS = ("exact", "shards", "aet")
+UNITS = ("objects", "bytes")
+DEFAULT_RATE = 0.01
+MODULUS = 1 << 24
+SAMPLE = "sqlwave_mrc_sample"
+AET_MEMORY_LIMIT = "320MB"
+
+
+def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_col: str = "key",
+                     size_col: str | None = None, request_col: str | None = None,
+                     rate: float | None = None, prefix: bool = False,
+                     sizes: list[int] | None = None,
+                     engine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The LRU miss-ratio curve of an access log, as the `sqlwave mrc` JSON document.
+
+    `prefix` (exact only, needs `request_col`) gives the prefix hit curve of KV-block requests:
+    a request hits only the longest prefix of its blocks found in the cache.
+
+    >>> import pyarrow as pa
+    >>> log = pa.table({"key": [1, 2, 1, 3, 1, 2] * 20})
+    >>> curve = miss_ratio_curve(log, method="exact")
+    >>> curve["method"], curve["unit"], [p["miss_ratio"] for p in curve["points"]]
+    ('exact', 'objects', [1.0, 0.35, 0.025])
+    """
+    _check(method, unit, rate, prefix, request_col, size_col)
+    engine = dict(engine or {})
+    if method == "aet" and not engine.get("memory_limit"):
+        # The reuse-time sort is AET's only big operator; bounded, it spills instead of growing
+        # (a 10M-access log then peaks near 450 MB in all, at a small cost in time).
+        engine["memory_limit"] = AET_MEMORY_LIMIT
+        # Spill files go to the system temp folder, not DuckDB's default `.tmp` in the cwd.
+        engine["temp_directory"] = engine.get("temp_directory") or tempfile.gettempdir()
+    con = connect(**engine)
+    con.execute("SET enable_progress_bar = false")
+    bind_log(con, logs, key_col, size_col, request_col)
+    return curve_of(con, method, unit, rate=rate, prefix=prefix, sizes=sizes)
+
+
+def _check(method: str, unit: str, rate: float | None, prefix: bool, request_col: str | None,
+           size_col: str | None) -> None:
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}."
+                             + did_you_mean(method, METHODS))
+    if unit not in UNITS:
+        raise ParameterError(f"unknown unit {unit!r}; choose objects or bytes")
+    if unit == "bytes" and size_col is None:
+        raise ParameterError("--unit bytes needs object sizes: pass --size COLUMN")
+    if rate is not None and (method != "shards" or not 0 < rate <= 1):
+        raise ParameterError(f"a sample rate in (0, 1] goes with --method shards only, got {rate}")
+    if prefix and (method != "exact" or request_col is None):
+        raise ParameterError("the prefix hit curve needs --method exact and --request-col")
+
+
+def curve_of(con: duckdb.DuckDBPyConnection, method: str, unit: str, *, rate: float | None = None,
+             prefix: bool = False, sizes: list[int] | None = None, align: int = 1,
+             ) -> dict[str, Any]:
+    """The curve over the log already bound on `con` as `sqlwave_log`; with `align` > 1, sizes
+    are rounded up to it (as a pack order stores them)."""
+    src, totals = _accesses(con, align)
+    if method == "aet":
+        sql = render("mrc_reuse", src=src, rows=totals["accesses"])
+        bins = [ReuseBin(**row) for row in fetch_dicts(con, sql)]
+        grid = sizes or size_grid(working_set(bins, unit))
+        points, sample_rate = aet_points(bins, unit, grid), None
+    else:
+        sample_rate = (rate or DEFAULT_RATE) if method == "shards" else 1.0
+        points = _stack_points(con, src, totals, unit, sample_rate, prefix, sizes)
+    return {"method": method, "unit": unit, "curve": "prefix_hits" if prefix else "lru",
+            "sample_rate": sample_rate, "accesses": totals["accesses"],
+            "working_set": points[-1]["size"] if not sizes else None, "points": points}
+
+
+def _accesses(con: duckdb.DuckDBPyConnection, align: int = 1) -> tuple[str, dict[str, int]]:
+    """The non-NULL accesses with a dense `pos`, and their totals; fails on bad sizes."""
+    log = LOG_VIEW
+    if align > 1:
+        up = f"size + {align - 1} - (size + {align - 1}) % {align}"
+        log = f"(SELECT key, {up} AS size, request, pos FROM {LOG_VIEW})"
+    row = fetch_dicts(con, f"SELECT CAST(count(*) AS BIGINT) AS rows, CAST(count(key) AS BIGINT) "
+                      "AS accesses, CAST(COALESCE(sum(CASE WHEN key IS NOT NULL THEN size END), 0) "
+                      "AS BIGINT) AS bytes, CAST(count(key) - count(CASE WHEN key IS NOT NULL "
+                      "THEN size END) AS BIGINT) AS null_sizes, CAST(COALESCE(min(size), 0) AS "
+                      f"BIGINT) AS min_size FROM {log}")[0]
+    if row["accesses"] == 0:
+        raise InputError("the log has no accesses with a non-NULL key; check --key")
+    if row["null_sizes"] or row["min_size"] < 0:
+        raise InputError("sizes must be non-NULL byte counts >= 0; fix the --size column")
+    if row["rows"] == row["accesses"]:
+        return f"(SELECT key, size, request, pos FROM {log})", row
+    # NULL keys are not accesses: renumber so reuse times and frames count real accesses only.
+    return (f"(SELECT key, size, request, CAST(row_number() OVER (ORDER BY pos ASC) - 1 AS BIGINT) "
+            f"AS pos FROM {log} WHERE key IS NOT NULL)"), row
+
+
+def _stack_points(con: duckdb.DuckDBPyConnection, src: str, totals: dict[str, int], unit: str,
+                  rate: float, prefix: bool, sizes: list[int] | None) -> list[dict[str, Any]]:
+    if rate < 1:
+        # SHARDS spatial sampling: every access of a key whose hash falls under the rate. The
+        # sample is small; storing it makes the log's one scan the only one.
+        threshold = max(1, round(rate * MODULUS))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {SAMPLE} AS SELECT * FROM {src} "
+                    f"WHERE hash(key) % {MODULUS} < {threshold}")
+        src = SAMPLE
+    seen = _sample_totals(con, src)
+    if seen["n"] == 0:
+        raise InputError(f"the key sample at rate {rate} holds no access; raise --rate")
+    grid = sizes or size_grid((seen["w_bytes"] if unit == "bytes" else seen["keys"]) / rate)
+    column = "byte_distance" if unit == "bytes" else "distance"
+    # Streamed, never stored: the DISTINCT window already holds most of the memory.
+    sql = render("stack_distance", src=src, dense=rate >= 1, bytes=unit == "bytes")
+    distances = f"({sql})"
+    if prefix:
+        hist_src = "(" + render("mrc_prefix", src=distances, unit_col=column) + ")"
+    else:
+        hist_src = f"(SELECT {column} AS distance, size FROM {distances})"
+    # SHARDS: a sampled distance k stands for k / R, so size c takes sampled distances <= c R.
+    scaled = [repr(g * rate) for g in grid]
+    rows = fetch_dicts(con, render("mrc_hits", src=hist_src, grid=scaled))
+    # SHARDS-adj: the sample should hold rate x accesses; the shortfall (or excess) is put on
+    # the smallest distance, where it counts as hits at every size.
+    expected, expected_bytes = totals["accesses"] * rate, totals["bytes"] * rate
+    hits = [r["hits"] + expected - seen["n"] for r in rows]
+    hit_bytes = [r["hit_bytes"] + expected_bytes - seen["b"] for r in rows]
+    return curve_points(grid, hits, hit_bytes, expected, expected_bytes)
+
+
+def _sample_totals(con: duckdb.DuckDBPyConnection, src: str) -> dict[str, int]:
+    """Accesses, bytes, keys and the keys' bytes (largest size of each) of the (sampled) log."""
+    return fetch_dicts(con, "SELECT CAST(COALESCE(sum(n), 0) AS BIGINT) AS n, "
+                       "CAST(COALESCE(sum(b), 0) AS BIGINT) AS b, "
+                       "CAST(count(*) AS BIGINT) AS keys, "
+                       "CAST(COALESCE(sum(z), 0) AS BIGINT) AS w_bytes FROM (SELECT count(*) AS n, "
+                       f"sum(size) AS b, max(size) AS z FROM {src} GROUP BY key)")[0]
+
+
+def auto_wave_bytes(session_or_con: Any, method: str = "aet", max_waves: int = 3,
+                    align: int = 1) -> tuple[list[int], list[float]]:
+    """Wave budgets at the knees of the byte miss-ratio curve, and the LRU hit ratio expected
+    when the cache holds everything up to each boundary.
+
+    Takes a `Session` or a connection with the log bound as `sqlwave_log` (with sizes); `align`
+    rounds sizes up as the pack order does, so budgets and pack offsets are the same bytes.
+
+    >>> import pyarrow as pa
+    >>> from sqlwave.engine import connect
+    >>> con = connect()
+    >>> _ = bind_log(con, pa.table({"key": [1, 2, 1, 2, 3, 4, 5, 6] * 10, "size": [8] * 80}),
+    ...              "key", "size")
+    >>> auto_wave_bytes(con, method="exact")
+    ([48], [0.925])
+    """
+    con = getattr(session_or_con, "con", session_or_con)
+    points = curve_of(con, method, "bytes", align=align)["points"]
+    boundaries = knees(points, max_knees=max_waves)
+    if not boundaries:
+        floor = points[-1]["miss_ratio"]
+        boundaries = [next(p["size"] for p in points if p["miss_ratio"] <= floor + 0.01)]
+    miss = {p["size"]: p["miss_ratio"] for p in points}
+    budgets = [b - a for a, b in zip([0, *boundaries], boundaries, strict=False)]
+    return budgets, [round(1.0 - miss[b], 9) for b in boundaries]

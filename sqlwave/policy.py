@@ -1,0 +1,192 @@
+"""Staged GPU tile policies: the dataclass, device constants (data), grids, baselines.
+
+A staged policy is a Triton-style matmul configuration. Grids are plain lists of policies: the
+default one is the search space of vLLM's fused-MoE tuner on CUDA, pruned by shared memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import json
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlwave.errors import InputError, ParameterError, did_you_mean
+
+DTYPE_BYTES = {"fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
+DTYPE_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32",
+                 "float": "fp32", "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
+                 "fp8_w8a8": "fp8"}
+# vLLM's tuner space (benchmarks/kernels/benchmark_moe.py, get_configs_compute_bound on CUDA).
+VLLM_SPACE = {"BM": (16, 32, 64, 128, 256), "BN": (32, 64, 128, 256), "BK": (64, 128, 256),
+              "swizzle_size": (1, 16, 32, 64), "stage_depth": (2, 3, 4, 5), "num_warps": (4, 8)}
+VLLM_KEYS = {"BM": "BLOCK_SIZE_M", "BN": "BLOCK_SIZE_N", "BK": "BLOCK_SIZE_K",
+             "swizzle_size": "GROUP_SIZE_M", "num_warps": "num_warps", "stage_depth": "num_stages"}
+
+
+@dataclass(frozen=True, order=True)
+class StagedPolicy:
+    """One tile policy: tile sizes, L2 swizzle (GROUP_SIZE_M), pipeline depth, warps.
+
+    >>> p = StagedPolicy(64, 64, 32, 8, 3, 4)
+    >>> p.smem_bytes(dtype_bytes=2)
+    24576
+    >>> p.to_vllm()["BLOCK_SIZE_M"]
+    64
+    """
+
+    BM: int
+    BN: int
+    BK: int
+    swizzle_size: int
+    stage_depth: int
+    num_warps: int
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParameterError(f"policy field {f.name} must be a positive integer, "
+                                     f"got {value!r}")
+
+    def smem_bytes(self, dtype_bytes: int = 2) -> int:
+        """Shared memory of one CTA: an A and a B tile per pipeline stage."""
+        return (self.BM * self.BK + self.BK * self.BN) * dtype_bytes * self.stage_depth
+
+    def to_vllm(self) -> dict[str, int]:
+        """The entry format vLLM/SGLang tuned tables use."""
+        return {VLLM_KEYS[f.name]: getattr(self, f.name) for f in fields(self)
+                if f.name in ("BM", "BN", "BK", "swizzle_size")} | {
+            "num_warps": self.num_warps, "num_stages": self.stage_depth}
+
+    def label(self) -> str:
+        return "BM{}_BN{}_BK{}_G{}_S{}_W{}".format(*astuple(self))
+
+
+@functools.lru_cache(maxsize=1)
+def _device_doc() -> dict[str, Any]:
+    path = Path(__file__).parent / "data" / "devices.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def device_names() -> list[str]:
+    """Known devices.
+
+    >>> device_names()
+    ['a100', 'h100', 'h200']
+    """
+    return sorted(_device_doc()["devices"])
+
+
+def load_device(name: str) -> dict[str, Any]:
+    """Constants of one device (case-insensitive name), from `sqlwave/data/devices.json`.
+
+    >>> load_device("H100")["sms"]
+    132
+    """
+    devices = _device_doc()["devices"]
+    key = name.strip().lower()
+    if key not in devices:
+        raise ParameterError(f"unknown device {name!r}; known: {', '.join(sorted(devices))}."
+                             + did_you_mean(key, devices))
+    return dict(devices[key]) | {"key": key}
+
+
+def model_constants() -> dict[str, Any]:
+    """The proxy model's fitted constants (see docs/policy.md)."""
+    return dict(_device_doc()["model"])
+
+
+def dtype_key(dtype: str | None) -> str:
+    """Normalise a dtype name: 'torch.float16' -> 'fp16'; None means bf16.
+
+    >>> dtype_key("torch.bfloat16"), dtype_key(None), dtype_key("FP8")
+    ('bf16', 'bf16', 'fp8')
+    """
+    if dtype is None:
+        return "bf16"
+    key = dtype.strip().lower().removeprefix("torch.")
+    key = DTYPE_ALIASES.get(key, key)
+    if key not in DTYPE_BYTES:
+        raise InputError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}."
+                         + did_you_mean(key, DTYPE_BYTES))
+    return key
+
+
+def fits(policy: StagedPolicy, device: dict[str, Any], dtype_bytes: int = 2) -> bool:
+    """Whether one CTA's pipeline buffers fit the device's opt-in shared memory per block."""
+    return policy.smem_bytes(dtype_bytes) <= int(device["smem_per_block"])
+
+
+def default_grid(device: dict[str, Any], dtype_bytes: int = 2) -> list[StagedPolicy]:
+    """vLLM's CUDA tuner space, pruned by shared memory, sorted.
+
+    >>> grid = default_grid(load_device("h100"))
+    >>> len(grid) < 5 * 4 * 3 * 4 * 4 * 2 and StagedPolicy(256, 256, 256, 1, 5, 8) not in grid
+    True
+    """
+    space = itertools.product(*(VLLM_SPACE[f.name] for f in fields(StagedPolicy)))
+    return sorted(p for p in (StagedPolicy(*v) for v in space) if fits(p, device, dtype_bytes))
+
+
+GRID_ALIASES = {"BLOCK_SIZE_M": "BM", "BLOCK_SIZE_N": "BN", "BLOCK_SIZE_K": "BK",
+                "GROUP_SIZE_M": "swizzle_size", "group_m": "swizzle_size",
+                "num_stages": "stage_depth", "stages": "stage_depth", "warps": "num_warps"}
+
+
+def policy_from_mapping(row: dict[str, Any]) -> StagedPolicy:
+    """A policy from a dict in our field names or vLLM's (missing group/stages/warps: 8/3/4)."""
+    known = {f.name for f in fields(StagedPolicy)}
+    values: dict[str, Any] = {"swizzle_size": 8, "stage_depth": 3, "num_warps": 4}
+    for key, value in row.items():
+        name = GRID_ALIASES.get(key, key)
+        if name in known and value not in (None, ""):
+            try:
+                values[name] = int(value)
+            except (TypeError, ValueError) as e:
+                raise InputError(f"grid field {key} = {value!r} is not an integer") from e
+    missing = [n for n in ("BM", "BN", "BK") if n not in values]
+    if missing:
+        raise InputError(f"grid entry {row!r} lacks {', '.join(missing)} (or BLOCK_SIZE_M/N/K)")
+    return StagedPolicy(**values)
+
+
+def load_grid(path: str | Path, device: dict[str, Any], dtype_bytes: int = 2) -> list[StagedPolicy]:
+    """A user grid from JSON (a list of objects, or a vLLM table) or CSV; pruned, deduplicated."""
+    text = Path(path).read_text(encoding="utf-8")
+    if str(path).lower().endswith(".csv"):
+        rows: list[Any] = list(csv.DictReader(text.splitlines()))
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"grid {path} is not valid JSON: {e}") from e
+        rows = list(doc.values()) if isinstance(doc, dict) else list(doc)
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"grid {path} must hold a non-empty list of policy objects")
+    grid = sorted({p for p in map(policy_from_mapping, rows) if fits(p, device, dtype_bytes)})
+    if not grid:
+        raise InputError(f"no policy of grid {path} fits the shared memory of {device['key']}")
+    return grid
+
+
+def vllm_default(m: int, num_experts: int = 1) -> StagedPolicy:
+    """vLLM's `get_default_config` rule without a tuned file (Triton's default 4 warps, 3 stages).
+
+    >>> vllm_default(1).BM, vllm_default(4096).BM
+    (16, 64)
+    """
+    if m <= num_experts:
+        return StagedPolicy(16, 32, 64, 1, 3, 4)
+    return StagedPolicy(64, 64, 32, 8, 3, 4)
+
+
+def triton_tutorial(m: int) -> StagedPolicy:
+    """The first CUDA config of Triton's matmul tutorial (03-matrix-multiplication.py)."""
+    return StagedPolicy(128, 256, 64, 8, 3, 8)
+
+
+BASELINES = {"vllm-default": vllm_default, "triton-tutorial": triton_tutorial}

@@ -72,6 +72,23 @@ EMBEDS: dict[str, Embed] = {
 }
 
 
+# Macros with no standalone file yet, each with the reason; a new macro must be added to
+# EMBEDS or here (tests/test_dialects.py), so none is left out silently.
+NOT_EMBEDDED: dict[str, str] = {
+    "stack_distance": "DuckDB only: DISTINCT window aggregates over per-row frames "
+                      "(PostgreSQL and Spark have none)",
+    "mrc_hits": "DuckDB only: an ASOF join bins accesses on the size grid",
+    "mrc_prefix": "feeds mrc_hits (DuckDB only); reads stack_distance's output",
+    "mrc_reuse": "sums in HUGEINT, which Spark and PostgreSQL lack (sqlglot writes INT128)",
+    "proxies": "GEMM tile-policy proxies, not an access-log macro: runs on DuckDB with the tuner",
+    "layout_features": "export internals for co-access layouts (run on Spark by "
+                       "`export --engine spark --order request-first-touch`, byte-identical; "
+                       "no standalone contract yet)",
+    "layout_score": "export internals (layout proxies); no standalone contract yet",
+    "layout_keep": "export internals (--previous); no standalone contract yet",
+}
+
+
 def header(name: str, target: str) -> str:
     """The comment block that says how to call a generated file.
 

@@ -43,6 +43,11 @@ def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions
     """Run the export on Spark or PostgreSQL; `spark` reuses an existing SparkSession."""
     where.check(logs)
     opts.check()
+    if opts.wave_bytes_auto:
+        # The miss-ratio-curve pass (sqlwave/mrc.py) sums in HUGEINT, which Spark and
+        # PostgreSQL lack; it has not been ported to the portable subset yet.
+        raise ParameterError(f"--wave-bytes auto runs on DuckDB only, not --engine {where.engine}; "
+                             "give explicit budgets (--wave-bytes 1GiB,8GiB) or drop --engine")
     if where.engine == "spark":
         from sqlwave.spark_engine import SparkEngine, bind_spark
 

@@ -13,6 +13,7 @@ from matrix import nasty_integer, nasty_text, trace_slice
 from support import run_cli, shared_file
 
 from sqlwave.engine_export import EngineOptions, build_with_engine
+from sqlwave.errors import ParameterError
 from sqlwave.export import ExportOptions, build_wave_spec
 from sqlwave.spark_engine import SparkEngine
 from sqlwave.wavespec import dumps
@@ -152,6 +153,23 @@ def test_engine_errors_are_clear(args: list[str], message: str, tmp_path: Path) 
     result = run_cli("export", *args, "--out", str(tmp_path / "x.json"))
     assert result.code == 1
     assert result.stderr.startswith("Error: ") and message in result.stderr
+
+
+def test_declared_gap_auto_wave_bytes(tmp_path: Path) -> None:
+    """A known gap, declared: the MRC-based wave budgets sum in HUGEINT (DuckDB only)."""
+    opts = options({}, wave_bytes_auto=True)
+    with pytest.raises(ParameterError, match="--wave-bytes auto runs on DuckDB only"):
+        build_with_engine(EngineOptions("spark"), ["x.parquet"], opts)
+
+
+@pytest.mark.parametrize("order", ["request-first-touch"])
+def test_spark_coaccess_layouts_are_byte_identical(order: str, spark: Any, tmp_path: Path) -> None:
+    table, extra = fixture_log("text")
+    files = write_files(table, tmp_path)
+    expected, _ = build_wave_spec(files, options(extra, order=order))
+    got, _ = build_with_engine(EngineOptions("spark"), files, options(extra, order=order),
+                               spark=spark)
+    assert dumps(got) == dumps(expected)
 
 
 def test_postgres_missing_table_and_column(pg_dsn: str, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@
    projection GEMMs with M = tokens in the step. The problems are tuned with replay_and_tune;
    the estimated speed-up over each baseline heuristic is printed.
 2. Measured regret of the model on the H100 timm timings (all shapes, fit split, held-out split).
-3. Speed: 2,000 policies x 10,000 distinct shapes scored in DuckDB.
+3. Choice-only sanity: tile agreement with vLLM's tuned H100 block-FP8 GEMM tables.
+4. Speed: 2,000 policies x 10,000 distinct shapes scored in DuckDB.
 Figures are printed; nothing is asserted (the machine is shared: the load average is printed).
 """
 
@@ -157,16 +158,46 @@ def bench_speed(device: str, n_policies: int = 2000, n_shapes: int = 10_000) -> 
     print(f"[speed] load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
+def bench_tuned_tables(device: str) -> None:
+    """Choice-only sanity: tile agreement with vLLM's H100 block-FP8 GEMM tables (no timings)."""
+    path = DATA / "gemm" / "tuned_tables.parquet"
+    if not path.is_file():
+        print(f"[tables] skipped: {path} not found")
+        return
+    dev = load_device(device)
+    con = connect()
+    con.execute("SET enable_progress_bar = false")
+    rows = con.execute(
+        f"SELECT M, N, K_if_known, BM, BN FROM read_parquet('{path}') "
+        "WHERE device = 'NVIDIA_H100_80GB_HBM3' AND kernel = 'w8a8_block_gemm' "
+        "AND file LIKE 'vllm/%' AND K_if_known IS NOT NULL ORDER BY ALL").fetchall()
+    probs = sorted({(m, n, k) for m, n, k, _, _ in rows})
+    m, n, k = zip(*probs, strict=True)
+    bind_problems(con, pa.table({"m": m, "n": n, "k": k, "dtype": ["fp8"] * len(m)}), dev)
+    grid = [p for p in default_grid(dev, 1) if p.BK == 128]  # the tables' block size
+    con.register(GRID, grid_table(grid))
+    best = {probs[pid]: grid[pol] for pid, pol in con.execute(
+        f"SELECT problem_id, arg_min(policy_id, (est_time_s, policy_id)) "
+        f"FROM ({proxies_sql(dev)}) GROUP BY ALL").fetchall()}
+    ours = sum((bm, bn) == (best[(m, n, k)].BM, best[(m, n, k)].BN) for m, n, k, bm, bn in rows)
+    rule = sum((bm, bn) == (64, 64) for *_, bm, bn in rows)
+    print(f"[tables] H100 block-FP8 tables ({len(rows)} entries): same tile (BM, BN) as the "
+          f"table: model {ours / len(rows):.0%}, vllm-default's 64x64 {rule / len(rows):.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="llama3-8b")
     parser.add_argument("--device", default="h100")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["serving", "measured", "speed"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["serving", "measured", "tables", "speed"])
     args = parser.parse_args()
     if "serving" not in args.skip:
         bench_serving(args.model, args.device)
     if "measured" not in args.skip:
         bench_measured(args.device)
+    if "tables" not in args.skip:
+        bench_tuned_tables(args.device)
     if "speed" not in args.skip:
         bench_speed(args.device)
 

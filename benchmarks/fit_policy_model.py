@@ -4,7 +4,8 @@
 
 The constants shipped in sqlwave/data/devices.json came from this procedure (Nelder-Mead in log
 space on a soft-min regret, temperature annealed 0.1 -> 0.05 -> 0.02, fit split only), then
-rounded. The held-out shapes (hash of (m, k, n), ~30 %) are never looked at while fitting.
+rounded; a rerun starts from them and should move them little. The held-out shapes (hash of
+(m, k, n), ~30 %) are never looked at while fitting.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from sqlwave.evaluate import estimate, read_candidates, split_of  # noqa: E402
 from sqlwave.policy import load_device, model_constants  # noqa: E402
 
 DATA = Path(os.environ.get("SQLWAVE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-# (constant, where it lives): the fitted ones; the rest of the model is fixed physics.
-FITTED = [("mma_sync_efficiency", "model"), ("l2_bandwidth_tbs", "device"),
-          ("k_step_latency_us", "model"), ("k_step_cycles", "model"), ("hbm_efficiency", "model")]
+# (constant, where it lives): the ones refitted here. Rankings do not change when every time
+# term is scaled alike, and a joint refit drifts along that flat valley (it inflates the SM-side
+# terms until the DRAM term vanishes, for the same held-out regret). So the two bandwidth
+# constants, l2_bandwidth_tbs 8.6 and hbm_efficiency 0.92 (from the first joint fit), stay put
+# and pin the time scale; the three SM-side constants are refitted.
+FITTED = [("mma_sync_efficiency", "model"), ("k_step_latency_us", "model"),
+          ("k_step_cycles", "model")]
 
 
 def apply(x: list[float]) -> tuple[dict[str, Any], dict[str, Any]]:

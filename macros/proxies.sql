@@ -59,7 +59,7 @@ terms AS (
               ELSE {{ model.mma_sync_efficiency }} END){% else %}1.0{% endif %}
             -- fewer than 4 resident warps leave tensor-core partitions idle
             * LEAST(1.0, warps * active / 4.0)
-            / GREATEST(1.0, acc_regs / {{ model.spill_acc_regs }}) AS mma_efficiency,
+            / pow(GREATEST(1.0, acc_regs / {{ model.spill_acc_regs }}), 3) AS mma_efficiency,
         -- rows x columns of tiles that run at once under Triton's grouped order
         LEAST(tiles_m, CASE WHEN concurrent <= group_m * tiles_n THEN LEAST(group_m, concurrent)
                             ELSE {{ cdiv('concurrent', 'tiles_n') }} END) AS wave_rows,

@@ -8,8 +8,14 @@ import click
 
 # Each module exposes COMMANDS: a list of click commands. Imported here, not at top level of
 # cli.py, so that each command's heavy imports stay inside the command.
-MODULES = ["sqlwave.cli_export", "sqlwave.cli_policy", "sqlwave.cli_mrc", "sqlwave.cli_layout",
-           "sqlwave.cli_macros"]
+MODULES = [
+    "sqlwave.cli_export",
+    "sqlwave.cli_layout",
+    "sqlwave.cli_macros",
+    "sqlwave.cli_mrc",
+    "sqlwave.cli_policy",
+    "sqlwave.cli_trace",
+]
 
 
 def register(group: click.Group) -> None:

@@ -79,7 +79,8 @@ def estimate(rows: list[dict[str, Any]], device: dict[str, Any],
     con.register(GRID, grid_table(policies))
     est: dict[tuple[Any, ...], float] = {}
     sql = (f"SELECT p.m, p.n, p.k, p.dtype, x.policy_id, x.est_time_s "
-           f"FROM ({proxies_sql(device, model=model)}) x JOIN sqlwave_problems p USING (problem_id)")
+           f"FROM ({proxies_sql(device, model=model)}) x "
+           "JOIN sqlwave_problems p USING (problem_id)")
     for m, n, k, d, pid, t in con.execute(sql).fetchall():
         est[(m, n, k, d, policies[pid])] = t
     for r in rows:

@@ -45,8 +45,11 @@ def bind_problems(con: duckdb.DuckDBPyConnection, source: pa.Table,
         if m is None or nn is None or k is None or int(m) < 1 or int(nn) < 1 or int(k) < 1:
             raise InputError(f"problem m={m}, n={nn}, k={k} is not a positive GEMM shape")
         key = (int(m), int(nn), int(k), dtype_key(d))
-        agg[key] = agg.get(key, 0.0) + (1.0 if w is None else float(w))
-    keys = sorted(agg)
+        weight = 1.0 if w is None else float(w)
+        if not weight >= 0:
+            raise InputError(f"problem m={m}, n={nn}, k={k} has weight {w}; weights must be >= 0")
+        agg[key] = agg.get(key, 0.0) + weight
+    keys = sorted(key for key, weight in agg.items() if weight > 0)
     peak = device["peak_tflops"]
     table = pa.table({
         "problem_id": pa.array(range(len(keys)), pa.int64()),

@@ -47,6 +47,7 @@ class TuneOptions:
     progress: bool | None = None
     top_k: int = 3
     plan_metrics: dict[str, Any] | None = None
+    threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,8 +122,8 @@ def _score_chunks(con: duckdb.DuckDBPyConnection, device: dict[str, Any], grid: 
     return totals
 
 
-def _baseline_ps(con: duckdb.DuckDBPyConnection,
-                 device: dict[str, Any]) -> dict[str, dict[int, int]]:
+def _baseline_ps(con: duckdb.DuckDBPyConnection, device: dict[str, Any],
+                 info: dict[int, dict[str, Any]]) -> dict[str, dict[int, int]]:
     """Per baseline, per bucket: weighted ps of the policy the heuristic picks for each problem."""
     problems = con.execute(f"SELECT problem_id, m FROM {PROBLEMS} ORDER BY problem_id").fetchall()
     out: dict[str, dict[int, int]] = {}
@@ -133,11 +134,13 @@ def _baseline_ps(con: duckdb.DuckDBPyConnection,
         con.register("sqlwave_choice", pa.table({
             "problem_id": list(chosen), "policy_id": [policies.index(p) for p in chosen.values()]}))
         rows = con.execute(
-            f"SELECT b.bucket, sum(CAST(round(p.weight * x.est_time_s * {PS}) AS HUGEINT)) "
+            f"SELECT b.bucket, count(*), "
+            f"sum(CAST(round(p.weight * x.est_time_s * {PS}) AS HUGEINT)) "
             f"FROM ({proxies_sql(device)}) AS x JOIN sqlwave_choice USING (problem_id, policy_id) "
             f"JOIN {PROBLEMS} AS p USING (problem_id) JOIN sqlwave_buckets AS b USING (problem_id) "
             "GROUP BY ALL").fetchall()
-        out[name] = {int(b): int(ps) for b, ps in rows}
+        # a bucket where the heuristic's policy does not fit shared memory has no baseline
+        out[name] = {int(b): int(ps) for b, n, ps in rows if n == info[int(b)]["problems"]}
     return out
 
 
@@ -220,17 +223,17 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     dev = load_device(device) if isinstance(device, str) else device
     if not 0 <= opts.threshold < 10:
         raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
-    con = connect()
+    con = connect(threads=opts.threads)
     con.execute("SET enable_progress_bar = false")  # our own bar counts grid chunks
     n_problems = bind_problems(con, read_problems(problems), dev)
     if n_problems == 0:
-        raise ParameterError("no GEMM problems to tune (the problems table is empty)")
+        raise ParameterError("no GEMM problems to tune (the table is empty or every weight is 0)")
     dtype_bytes = max(r[0] for r in con.execute(f"SELECT dtype_bytes FROM {PROBLEMS}").fetchall())
     prev = previous_table(opts.previous)
     grid = _candidate_grid(opts, dev, int(dtype_bytes), prev)
     info = _bind_buckets(con, opts.m_keys)
     totals = _score_chunks(con, dev, grid, opts)
-    baseline = _baseline_ps(con, dev)
+    baseline = _baseline_ps(con, dev, info)
     buckets = {}
     for b in sorted(info):
         ranked = _ranked(totals, b, info[b]["problems"])

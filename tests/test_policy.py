@@ -147,3 +147,10 @@ def test_memory_bound_decode_prefers_small_bm_and_large_bk() -> None:
     best = min(rows, key=lambda r: (r["est_time_s"], r["policy_id"]))
     assert best["bm"] == 16 and best["bk"] >= 128
     assert best["t_dram"] > best["t_compute"]
+
+
+def test_large_gemm_avoids_spilling_accumulators() -> None:
+    rows = proxies("h100", [(8192, 8192, 8192)], default_grid(load_device("h100")))
+    best = min(rows, key=lambda r: (r["est_time_s"], r["policy_id"]))
+    assert best["bm"] * best["bn"] / (32 * best["warps"]) <= 192
+    assert best["bm"] >= 64 and best["bn"] >= 64 and best["mma_efficiency"] == 1.0

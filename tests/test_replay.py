@@ -58,9 +58,11 @@ def test_small_m_picks_small_tiles(tuned: dict) -> None:
     assert tuned["table"]["2048"]["BLOCK_SIZE_M"] >= 64
 
 
-def test_output_is_byte_identical_whatever_the_chunking(tuned: dict) -> None:
+def test_output_is_byte_identical_whatever_the_chunking_and_threads(tuned: dict) -> None:
     again = replay_and_tune(problems(), "h100", TuneOptions(progress=False, chunk_size=97))
     assert dumps(again) == dumps(tuned)
+    one = replay_and_tune(problems(), "h100", TuneOptions(progress=False, threads=1))
+    assert dumps(one) == dumps(tuned)
 
 
 def test_previous_choice_is_kept_within_threshold(tuned: dict) -> None:
@@ -125,3 +127,17 @@ def test_cli_replay_missing_columns(tmp_path) -> None:
 
 def test_device_constants_are_data() -> None:
     assert load_device("a100")["sms"] == 108 and not load_device("a100")["wgmma"]
+
+
+def test_negative_weight_is_refused() -> None:
+    with pytest.raises(InputError, match="weights must be >= 0"):
+        replay_and_tune(pa.table({"m": [1], "n": [64], "k": [64], "weight": [-1.0]}), "h100",
+                        TuneOptions(progress=False))
+
+
+def test_baseline_that_does_not_fit_shared_memory_is_not_compared() -> None:
+    # Triton's tutorial config (128x256x64, 3 stages) needs 288 KiB in fp32: no such baseline
+    doc = replay_and_tune(pa.table({"m": [512], "n": [4096], "k": [4096], "dtype": ["fp32"]}),
+                          "h100", TuneOptions(progress=False))
+    assert set(doc["tuned"]["speedup"]) == {"vllm-default"}
+    assert all(b["speedup"].keys() == {"vllm-default"} for b in doc["buckets"].values())

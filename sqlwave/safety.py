@@ -1,0 +1,181 @@
+"""Refuse SQL from a trace file unless it is one read-only query over bound names only.
+
+A trace is data someone else may have written. Before any of its SQL runs, each step is parsed and
+its tree walked: the root must be a single query; no statement node (COPY, ATTACH, SET, CREATE, ...)
+may appear anywhere, including inside a LATERAL or a scalar subquery; every table must be a plain
+name that the trace binds (an input tag, an earlier step, or a CTE of the same query); every
+function must be on an allow-list. The DuckDB sandbox (sandbox.py) is a second fence, not the first:
+its allowed paths stay writable, so this check is what keeps COPY ... TO out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+import sqlglot
+import sqlglot.expressions as exp
+from sqlglot.errors import ParseError
+
+from sqlwave.errors import UnsafeSqlError, did_you_mean
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Statement kinds that write, read files, change settings or load code; refused wherever they sit.
+_REFUSED_NODES: dict[str, str] = {
+    "Command": "a non-query statement",
+    "Create": "CREATE", "Insert": "INSERT", "Update": "UPDATE", "Delete": "DELETE",
+    "Merge": "MERGE", "Drop": "DROP", "Alter": "ALTER", "Copy": "COPY", "Set": "SET",
+    "Pragma": "PRAGMA", "Use": "USE", "Attach": "ATTACH", "Detach": "DETACH",
+    "Into": "SELECT ... INTO",
+    "Install": "INSTALL", "Describe": "DESCRIBE", "Show": "SHOW", "Summarize": "SUMMARIZE",
+    "Export": "EXPORT", "LoadData": "LOAD DATA", "Placeholder": "a query parameter",
+    "Parameter": "a query parameter", "SessionParameter": "a session parameter",
+    "Transaction": "a transaction statement", "Commit": "COMMIT", "Rollback": "ROLLBACK",
+}
+REFUSED_NODE_TYPES: tuple[type[exp.Expr], ...] = tuple(
+    getattr(exp, n) for n in _REFUSED_NODES if isinstance(getattr(exp, n, None), type))
+
+# sqlglot function classes a pipeline may call: pure maths, strings, aggregates, windows.
+_ALLOWED_FUNC_CLASSES = (
+    "Count", "Sum", "Min", "Max", "Avg", "ApproxDistinct", "CountIf", "Stddev", "StddevPop",
+    "StddevSamp", "Variance", "VariancePop", "Median", "PercentileCont", "PercentileDisc",
+    "ApproxQuantile", "Quantile", "ArgMax", "ArgMin", "AnyValue", "First", "Last", "LogicalAnd",
+    "LogicalOr", "RowNumber", "Rank", "DenseRank", "PercentRank", "CumeDist", "Ntile", "Lag",
+    "Lead", "FirstValue", "LastValue", "NthValue", "Cast", "TryCast", "Case", "If", "Coalesce",
+    "Nullif", "Greatest", "Least", "Abs", "Ceil", "Floor", "Round", "Sqrt", "Ln", "Log", "Exp",
+    "Pow", "Sign", "Substring", "Lower", "Upper", "Length", "Trim", "StrPosition", "Concat",
+    "ConcatWs", "MD5", "Left", "Right", "Replace", "StartsWith", "EndsWith", "Extract",
+    "DateTrunc", "TimestampTrunc", "TimeToUnix", "Pad", "Div", "IntDiv", "SafeDivide",
+    "DateAdd", "DateDiff", "DateSub", "Exists", "Struct", "Array", "Columns", "Hex",
+)
+ALLOWED_FUNC_TYPES: tuple[type[exp.Expr], ...] = tuple(
+    getattr(exp, n) for n in _ALLOWED_FUNC_CLASSES if isinstance(getattr(exp, n, None), type))
+# Functions sqlglot keeps as Anonymous (DuckDB names); none touches files, env or settings.
+ALLOWED_ANONYMOUS = frozenset({
+    "ceiling", "power", "log2", "log10", "bit_count", "hash", "strlen", "prefix", "suffix",
+    "contains", "starts_with", "ends_with", "epoch", "epoch_ms", "instr", "isnan", "isinf",
+    "even", "gcd", "lcm", "factorial", "cbrt",
+})
+
+
+def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
+    """Parse one step's SQL; exactly one statement, and it must be a query.
+
+    >>> parse_query("SELECT 1 AS one", "duckdb", "s").sql()
+    'SELECT 1 AS one'
+    """
+    try:
+        statements = quiet_parse(sql, dialect, f"step {step!r}: ")
+    except ParseError as e:
+        raise UnsafeSqlError(f"step {step!r}: SQL does not parse ({_first(e)}); "
+                             "each step must be one SELECT query") from e
+    if len(statements) != 1:
+        raise UnsafeSqlError(f"step {step!r}: refused {len(statements)} stacked statements; "
+                             "a step holds exactly one SELECT query")
+    return require_query(statements[0], step)
+
+
+def quiet_parse(sql: str, dialect: str, where: str = "") -> list[exp.Expr]:
+    """sqlglot.parse without its log warning for statements it keeps as Command (refused anyway)."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except RecursionError as e:
+        raise UnsafeSqlError(f"{where}refused SQL nested too deeply to check; simplify it") from e
+    finally:
+        logger.setLevel(level)
+
+
+def require_query(root: exp.Expr, step: str) -> exp.Query:
+    """The root must be a read-only query (SELECT, UNION, ...), not a statement."""
+    if isinstance(root, REFUSED_NODE_TYPES) or not isinstance(root, exp.Query):
+        raise UnsafeSqlError(f"step {step!r}: refused {_what(root)}; a step must be one "
+                             "read-only SELECT query")
+    return root
+
+
+def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
+    """Refuse anything but a read-only query over `allowed` names with allow-listed functions.
+
+    >>> q = parse_query("SELECT count(*) AS n FROM requests", "duckdb", "s")
+    >>> check_query(q, ["requests"], "s").sql()
+    'SELECT COUNT(*) AS n FROM requests'
+    >>> check_query(parse_query("SELECT getenv('HOME')", "duckdb", "s"), [], "s")
+    Traceback (most recent call last):
+    ...
+    sqlwave.errors.UnsafeSqlError: step 's': refused function getenv(); ...
+    """
+    query = require_query(root, step)
+    names = {n.lower() for n in allowed} | _cte_names(query)
+    for with_ in query.find_all(exp.With):
+        if with_.args.get("recursive"):
+            raise UnsafeSqlError(f"step {step!r}: refused WITH RECURSIVE (a replay must end); "
+                                 "unroll it into steps")
+    for node in query.walk():
+        if isinstance(node, REFUSED_NODE_TYPES):
+            raise UnsafeSqlError(f"step {step!r}: refused {_what(node)} inside the query; "
+                                 "a step must be one read-only SELECT query")
+        if isinstance(node, exp.Table):
+            _check_table(node, names, step)
+        elif isinstance(node, exp.Func):
+            _check_function(node, step)
+    return query
+
+
+def _check_table(table: exp.Table, names: set[str], step: str) -> None:
+    target = table.this
+    if not isinstance(target, exp.Identifier):
+        raise UnsafeSqlError(f"step {step!r}: refused table function {_func_name(target)}() in "
+                             "FROM; read inputs through their bound tags (--bind tag=path)")
+    name = target.name
+    if table.args.get("db") or table.args.get("catalog"):
+        raise UnsafeSqlError(f"step {step!r}: refused qualified table name {table.sql()!r}; "
+                             "use a bound tag or an earlier step name")
+    if not NAME_RE.match(name):
+        raise UnsafeSqlError(f"step {step!r}: refused path-like table name {name!r}; files are "
+                             "bound at replay time (--sample, --bind tag=path), not named in SQL")
+    if name.lower() not in names:
+        raise UnsafeSqlError(f"step {step!r}: table {name!r} is neither a bound input tag nor an "
+                             f"earlier step (known: {', '.join(sorted(names)) or 'none'})."
+                             + did_you_mean(name, names))
+
+
+def _check_function(node: exp.Func, step: str) -> None:
+    if isinstance(node, exp.Anonymous):
+        if node.name.lower() in ALLOWED_ANONYMOUS:
+            return
+    elif type(node) in ALLOWED_FUNC_TYPES:
+        return
+    raise UnsafeSqlError(f"step {step!r}: refused function {_func_name(node)}(); it is not on "
+                         "the allow-list of pure functions (see docs/trace.md)")
+
+
+def _cte_names(query: exp.Expr) -> set[str]:
+    return {cte.alias.lower() for cte in query.find_all(exp.CTE) if cte.alias}
+
+
+def _func_name(node: exp.Expr | None) -> str:
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return type(node).__name__.lower()
+
+
+def _what(node: exp.Expr) -> str:
+    name = type(node).__name__
+    if name in _REFUSED_NODES:
+        label = _REFUSED_NODES[name]
+        if isinstance(node, exp.Command):
+            label = f"{str(node.this).upper()} ({label})"
+        return label
+    return f"a {name} statement" if not isinstance(node, exp.Query) else name
+
+
+def _first(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

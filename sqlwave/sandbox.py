@@ -1,0 +1,77 @@
+"""A DuckDB connection that can read the bound Parquet files and nothing else.
+
+Order matters (NOTES-portability.md, measured on DuckDB 2.0.1): the bound files become views
+first, while file access is still on; then `allowed_paths`, no extension auto-install/auto-load,
+`enable_external_access = false`, and last `lock_configuration = true` so SQL cannot undo any of
+it. Passing these through `duckdb.connect(config=...)` fails on 2.0.1, hence the SET statements.
+Spilling is switched off (`temp_directory = ''`) so no file can appear in the working folder, and
+Python replacement scans are off so a table name can never resolve to a Python variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import duckdb
+
+from sqlwave.engine import _check_parquet, literal, quote
+from sqlwave.errors import InputError, ParameterError
+from sqlwave.safety import NAME_RE
+
+
+def sandboxed_connection(binds: Mapping[str, str], threads: int | None = None,
+                         profile: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per bound tag, then locked down.
+
+    >>> con = sandboxed_connection({})
+    >>> con.execute("SELECT 1").fetchall()
+    [(1,)]
+    >>> con.execute("SET enable_external_access = true")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    duckdb.InvalidInputException: Cannot change configuration option "enable_external_access"
+    """
+    paths = {tag: _bound_path(tag, path) for tag, path in binds.items()}
+    con = duckdb.connect(":memory:")
+    try:
+        _prepare(con, paths, threads, profile)
+        _lock(con, sorted(set(paths.values())))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _bound_path(tag: str, path: str) -> str:
+    if not NAME_RE.match(tag):
+        raise ParameterError(f"bad input tag {tag!r}: use letters, digits and _ (e.g. requests)")
+    full = os.path.realpath(path)
+    if not os.path.isfile(full):
+        raise InputError(f"file bound to {tag!r} does not exist: {path!r}; check --bind {tag}=PATH")
+    _check_parquet(full)
+    return full
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, paths: Mapping[str, str], threads: int | None,
+             profile: bool) -> None:
+    con.execute("SET python_enable_replacements = false")
+    con.execute("SET temp_directory = ''")
+    con.execute("SET preserve_insertion_order = true")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if profile:
+        # 'no_output' keeps the JSON profile in memory (get_profiling_information); nothing is
+        # written, and the setting must precede the lock.
+        con.execute("SET enable_profiling = 'no_output'")
+        con.execute("SET profiling_mode = 'detailed'")
+    for tag, path in sorted(paths.items()):
+        con.execute(f"CREATE VIEW {quote(tag)} AS SELECT * FROM read_parquet({literal(path)})")
+
+
+def _lock(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+    listed = ", ".join(literal(f) for f in files)
+    con.execute(f"SET allowed_paths = [{listed}]")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")

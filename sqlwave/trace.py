@@ -1,0 +1,250 @@
+"""The workload trace ("sqlwave.trace/1"): named SQL steps over input tags, and its replay.
+
+A trace is an ordered list of steps. Each step is one read-only query that may read input tags
+(bound to Parquet files at replay time: `--sample` binds the default tag, `--bind tag=path` the
+others) and earlier steps. The stored truth is canonical SQL text + dialect + the sqlglot version
+that wrote it. A sqlglot AST dump may ride along as a cache: used only when the versions match,
+loaded only through an allow-list (trace_ast.py), and only if it regenerates the stored SQL.
+Every step is safety-checked when a trace is loaded and again before it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from sqlwave.errors import (
+    InputError,
+    ParameterError,
+    SqlwaveError,
+    UnsafeSqlError,
+    did_you_mean,
+)
+from sqlwave.plan_metrics import PlanMetrics
+from sqlwave.safety import NAME_RE
+
+FORMAT = "sqlwave.trace/1"
+SQLGLOT_VERSION = metadata.version("sqlglot")
+DEFAULT_TAG = "sample"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named query; `ast` is the optional serde cache of `sql`."""
+
+    name: str
+    sql: str
+    ast: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Input tags (the first is the default, bound by --sample) and ordered steps."""
+
+    inputs: tuple[str, ...]
+    steps: tuple[Step, ...]
+    dialect: str = "duckdb"
+    sqlglot_version: str = SQLGLOT_VERSION
+
+    @property
+    def default_tag(self) -> str:
+        return self.inputs[0] if self.inputs else DEFAULT_TAG
+
+
+def trace_from_sql(text: str, dialect: str = "duckdb", with_ast: bool = False) -> Trace:
+    """Build a trace from pipeline text (see pipeline.py for the convention).
+
+    >>> t = trace_from_sql("-- input: r\\n-- step: n\\nselect count(*) as c from r")
+    >>> t.default_tag, t.steps[0].sql
+    ('r', 'SELECT COUNT(*) AS c FROM r')
+    """
+    from sqlwave.pipeline import parse_pipeline_text
+    from sqlwave.trace_ast import dump_ast
+
+    inputs, raw = parse_pipeline_text(text, dialect)
+    steps = tuple(Step(s.name, _canonical(s.query, dialect),
+                       dump_ast(s.query) if with_ast else None) for s in raw)
+    return Trace(tuple(inputs), steps, dialect)
+
+
+def _canonical(query: exp.Expr, dialect: str) -> str:
+    return query.sql(dialect=dialect, comments=False)
+
+
+def trace_to_dict(trace: Trace) -> dict[str, Any]:
+    """JSON-ready dict of a trace (keys in a fixed order)."""
+    steps = []
+    for s in trace.steps:
+        entry: dict[str, Any] = {"name": s.name, "sql": s.sql}
+        if s.ast is not None:
+            entry["ast"] = s.ast
+        steps.append(entry)
+    return {"format": FORMAT, "dialect": trace.dialect, "sqlglot_version": trace.sqlglot_version,
+            "inputs": list(trace.inputs), "default_input": trace.default_tag, "steps": steps}
+
+
+def trace_from_dict(data: object) -> Trace:
+    """Validate a decoded trace JSON and safety-check every step (nothing runs here)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"not a {FORMAT} trace (format: {found!r}); write one with "
+                         "`sqlwave trace --sql pipeline.sql --out trace.json`")
+    inputs = _str_list(data.get("inputs", []), "inputs")
+    bad = [t for t in inputs if not NAME_RE.match(t)]
+    if bad:
+        raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _")
+    default = data.get("default_input")
+    if default is not None and inputs and default != inputs[0]:
+        inputs = [default] + [t for t in inputs if t != default]
+    steps = tuple(_step_from_dict(s) for s in _list(data.get("steps"), "steps"))
+    dialect = data.get("dialect", "duckdb")
+    version = data.get("sqlglot_version", "unknown")
+    if not isinstance(dialect, str) or not isinstance(version, str):
+        raise InputError("trace 'dialect' and 'sqlglot_version' must be strings")
+    trace = Trace(tuple(inputs), steps, dialect, version)
+    checked_queries(trace)
+    return trace
+
+
+def _step_from_dict(item: object) -> Step:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+            or not isinstance(item.get("sql"), str):
+        raise InputError("each trace step needs a string 'name' and 'sql'")
+    ast = item.get("ast")
+    return Step(item["name"], item["sql"], ast if isinstance(ast, list) else None)
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise InputError(f"trace {what!r} must be a non-empty list")
+    return value
+
+
+def _str_list(value: object, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"trace {what!r} must be a list of strings")
+    return list(value)
+
+
+def load_trace(path: str | os.PathLike[str]) -> Trace:
+    """Read and safety-check a trace JSON file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError as e:
+        raise InputError(f"trace file {os.fspath(path)!r} does not exist") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"trace file {os.fspath(path)!r} is not JSON: {e}") from e
+    return trace_from_dict(data)
+
+
+def save_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write a trace as JSON, atomically."""
+    from sqlwave.wavespec import write_text_atomic
+
+    write_text_atomic(path, json.dumps(trace_to_dict(trace), indent=1) + "\n")
+
+
+def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
+    """Each step's query, safety-checked, plus notes on how it was obtained.
+
+    The AST cache is used only for the same sqlglot version and only if it regenerates the
+    stored SQL; otherwise the SQL is parsed (a trace from another version still loads).
+    """
+    from sqlwave.safety import check_query, parse_query
+
+    notes: list[str] = []
+    if trace.sqlglot_version != SQLGLOT_VERSION and any(s.ast for s in trace.steps):
+        notes.append(f"trace written by sqlglot {trace.sqlglot_version}, running "
+                     f"{SQLGLOT_VERSION}: AST cache ignored, steps re-derived from SQL")
+    known = list(trace.inputs)
+    queries = []
+    for step in trace.steps:
+        if not NAME_RE.match(step.name) or step.name.lower() in {k.lower() for k in known}:
+            raise InputError(f"bad or repeated step name {step.name!r} in the trace")
+        try:
+            query = _cached(step, trace, notes) or parse_query(step.sql, trace.dialect, step.name)
+            queries.append(check_query(query, known, step.name))
+        except RecursionError as e:
+            raise UnsafeSqlError(f"step {step.name!r}: refused SQL nested too deeply to check; "
+                                 "simplify it") from e
+        known.append(step.name)
+    return queries, notes
+
+
+def _cached(step: Step, trace: Trace, notes: list[str]) -> exp.Expr | None:
+    from sqlwave.trace_ast import load_ast
+
+    if step.ast is None or trace.sqlglot_version != SQLGLOT_VERSION:
+        return None
+    query = load_ast(step.ast)
+    if _canonical(query, trace.dialect) != step.sql:
+        notes.append(f"step {step.name!r}: AST cache does not match its SQL; re-derived from SQL")
+        return None
+    return query
+
+
+def replay_trace(trace: Trace, binds: dict[str, str],
+                 threads: int | None = None) -> tuple[pa.Table, PlanMetrics]:
+    """Run every step in the sandbox; return the last step's rows and the plan metrics.
+
+    `binds` maps input tags to Parquet files. Counters from DuckDB's profiler are kept next to
+    the sqlglot estimates; SQLWAVE_RUNTIME_METRICS, if set, is merged in last.
+    """
+    from sqlwave.engine import fetch_arrow, quote
+    from sqlwave.plan_estimates import relations_read
+    from sqlwave.plan_metrics import build_metrics
+    from sqlwave.sandbox import sandboxed_connection
+
+    queries, notes = checked_queries(trace)
+    used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
+    _check_binds(trace, binds, used)
+    con = sandboxed_connection(binds, threads=threads)
+    try:
+        profiles = [_run_step(con, step.name, query.sql(dialect="duckdb"))
+                    for step, query in zip(trace.steps, queries, strict=True)]
+        table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)}")
+    finally:
+        con.close()
+    if any(p is None for p in profiles):
+        notes.append("this DuckDB gave no JSON profile: measured counters left out")
+    kept = None if any(p is None for p in profiles) else [p for p in profiles if p is not None]
+    return table, build_metrics(trace, queries, binds, kept, notes)
+
+
+def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
+    """Materialise one step as a temp table; its profiler counters (None if unavailable)."""
+    import duckdb
+
+    from sqlwave.engine import first_line, quote
+    from sqlwave.plan_metrics import operator_counters
+
+    try:
+        con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
+    except duckdb.Error as e:
+        raise SqlwaveError(f"step {name!r} failed on the sample: {first_line(e)}") from e
+    counters = operator_counters(con)
+    if counters is not None:
+        rows = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()
+        counters["output_rows"] = rows[0][0]
+    return counters
+
+
+def _check_binds(trace: Trace, binds: Mapping[str, str], used: set[str]) -> None:
+    for tag in binds:
+        if tag not in trace.inputs:
+            raise ParameterError(f"--bind {tag}=...: the trace has no input tag {tag!r} "
+                                 f"(inputs: {', '.join(trace.inputs) or 'none'})."
+                                 + did_you_mean(tag, trace.inputs))
+    missing = [t for t in trace.inputs if t in used and t not in binds]
+    if missing:
+        hint = " (--sample binds it)" if missing[0] == trace.default_tag else ""
+        raise ParameterError(f"input tag {missing[0]!r} is not bound{hint}; pass "
+                             f"--bind {missing[0]}=PATH.parquet")

@@ -1,0 +1,209 @@
+"""Hostile traces: each is refused with an error naming what was refused, before anything runs,
+and nothing outside the bound files is read or written (checked, not assumed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from sqlwave.cli import cli
+from sqlwave.commands import register
+from sqlwave.errors import UnsafeSqlError
+from sqlwave.sandbox import sandboxed_connection
+from sqlwave.trace import Step, Trace, load_trace, replay_trace, trace_from_sql, trace_to_dict
+from sqlwave.trace_ast import load_ast
+
+register(cli)
+SECRET = "TOPSECRET-5f1d2c-do-not-leak"
+
+HOSTILE = [
+    ("COPY (SELECT 1 AS a) TO '{out}'", "refused COPY"),
+    ("COPY sample TO '{sample}'", "refused COPY"),
+    ("COPY (SELECT 1 AS a) TO 'pwned.csv'", "refused COPY"),
+    ("COPY (SELECT 1 AS a) TO '{systmp}'", "refused COPY"),
+    ("ATTACH '{tmp}/x.db' AS x", "refused ATTACH"),
+    ("DETACH x", "refused DETACH"),
+    ("INSTALL httpfs", "refused INSTALL"),
+    ("LOAD httpfs", "LOAD"),
+    ("PRAGMA database_list", "refused PRAGMA"),
+    ("SET enable_external_access = true", "refused SET"),
+    ("CREATE TABLE t AS SELECT 1 AS a", "refused CREATE"),
+    ("CALL pragma_version()", "CALL"),
+    ("DESCRIBE sample", "refused DESCRIBE"),
+    ("SELECT * INTO t2 FROM sample", "refused SELECT ... INTO"),
+    ("SELECT 1 AS a FROM sample; COPY (SELECT 1 AS a) TO '{out}'", "stacked statements"),
+    ("SELECT * FROM read_csv('{secret}')", "refused table function read_csv()"),
+    ("SELECT * FROM read_csv_auto('{secret}')", "refused table function read_csv_auto()"),
+    ("SELECT * FROM '{secret}'", "refused path-like table name"),
+    ("SELECT * FROM \"{secret}\"", "refused path-like table name"),
+    ("SELECT * FROM main.sample", "refused qualified table name"),
+    ("SELECT getenv('HOME') AS h FROM sample", "refused function getenv()"),
+    ("SELECT * FROM read_text('{secret}')", "refused table function read_text()"),
+    ("SELECT read_blob('{secret}') AS b", "refused function read_blob()"),
+    ("SELECT * FROM query('SELECT 1')", "refused table function query()"),
+    ("SELECT * FROM glob('{tmp}/*')", "refused table function glob()"),
+    ("SELECT * FROM sample, LATERAL (SELECT content FROM read_text('{secret}'))",
+     "refused table function read_text()"),
+    ("SELECT * FROM sample, LATERAL (SELECT getenv('HOME') AS h)", "refused function getenv()"),
+    ("SELECT (SELECT content FROM read_text('{secret}')) AS c FROM sample",
+     "refused table function read_text()"),
+    ("SELECT k FROM sample WHERE k IN (SELECT getenv('X'))", "refused function getenv()"),
+    ("SELECT current_setting('allowed_paths') AS s", "refused function current_setting()"),
+    ("WITH x AS (SELECT * FROM read_parquet('{sample}')) SELECT * FROM x",
+     "refused table function read_parquet()"),
+    ("SELECT * FROM sample UNION ALL SELECT * FROM read_csv('{secret}')",
+     "refused table function read_csv()"),
+    ("SELECT * FROM secrets", "table 'secrets' is neither a bound input tag"),
+    ("SELECT * FROM later_step", "table 'later_step' is neither"),
+    ("EXPORT DATABASE '{tmp}/dump'", "does not parse"),
+    ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 AS n FROM r) SELECT n FROM r",
+     "refused WITH RECURSIVE"),
+    ("SELECT " + "(" * 3000 + "1" + ")" * 3000 + " AS x", "nested too deeply"),
+]
+
+
+@pytest.fixture()
+def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    (tmp_path / "secret.txt").write_text(SECRET + "\n")
+    pq.write_table(pa.table({"k": ["a", "b"], "v": [1, 2]}), tmp_path / "sample.parquet")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return {"tmp": str(tmp_path), "secret": str(tmp_path / "secret.txt"),
+            "sample": str(tmp_path / "sample.parquet"), "out": str(tmp_path / "pwned.csv"),
+            # the system temp folder too (others write there, so one named file is watched)
+            "systmp": str(Path(tempfile.gettempdir()) / f"sqlwave-pwned-{uuid.uuid4().hex}.csv")}
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def hostile_trace(sql: str) -> dict[str, object]:
+    step = {"name": "evil", "sql": sql}
+    return {"format": "sqlwave.trace/1", "dialect": "duckdb", "sqlglot_version": "0",
+            "inputs": ["sample"], "steps": [{"name": "ok", "sql": "SELECT k FROM sample"}, step,
+                                            {"name": "later_step", "sql": "SELECT 1 AS one"}]}
+
+
+@pytest.mark.parametrize("template, refused", HOSTILE, ids=[h[0][:40] for h in HOSTILE])
+def test_hostile_trace_is_refused(box: dict[str, str], tmp_path: Path, template: str,
+                                  refused: str) -> None:
+    sql = template.format(**box)
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(hostile_trace(sql)))
+    before = snapshot(tmp_path)
+    with pytest.raises(UnsafeSqlError) as loaded:
+        load_trace(path)
+    # a Trace built in code (never loaded from a file) is checked again before it runs
+    trace = Trace(("sample",), (Step("ok", "SELECT k FROM sample"), Step("evil", sql)))
+    with pytest.raises(UnsafeSqlError) as replayed:
+        replay_trace(trace, {"sample": box["sample"]})
+    for error in (loaded.value, replayed.value):
+        assert refused in str(error) and "'evil'" in str(error)
+        assert SECRET not in str(error)
+    assert snapshot(tmp_path) == before  # no file written, none changed, cwd included
+    assert not Path(box["systmp"]).exists()
+
+
+def test_hostile_cli_replay_says_error(box: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(hostile_trace(f"SELECT * FROM read_text('{box['secret']}')")))
+    before = snapshot(tmp_path)
+    res = CliRunner().invoke(cli, ["replay", "--trace", str(path), "--sample", box["sample"],
+                                   "--out", str(tmp_path / "p.json")])
+    assert res.exit_code == 1 and res.output.startswith("Error: step 'evil': refused")
+    assert SECRET not in res.output and snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_text('{secret}')", "SELECT * FROM read_csv('{secret}')",
+    "SELECT * FROM '{secret}'", "COPY (SELECT 1 AS a) TO '{out}'", "ATTACH '{tmp}/x.db' AS x",
+    "COPY (SELECT 1 AS a) TO '{systmp}'", "COPY (SELECT 1 AS a) TO 'pwned.csv'",
+    "SELECT * FROM glob('{tmp}/*')", "SET enable_external_access = true", "INSTALL httpfs",
+])
+def test_sandbox_is_a_second_fence(box: dict[str, str], tmp_path: Path, sql: str) -> None:
+    """Even SQL that skipped the AST check cannot reach files the trace did not bind."""
+    before = snapshot(tmp_path)
+    con = sandboxed_connection({"sample": box["sample"]})
+    try:
+        with pytest.raises(duckdb.Error) as info:
+            con.execute(sql.format(**box)).fetchall()
+        assert SECRET not in str(info.value)
+        assert con.execute("SELECT count(*) FROM sample").fetchall() == [(2,)]
+    finally:
+        con.close()
+    assert snapshot(tmp_path) == before and not Path(box["systmp"]).exists()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT k FROM sample AS a WHERE EXISTS (SELECT 1 AS one FROM sample AS b WHERE b.v > a.v)",
+    "SELECT {'k': k, 'h': md5(k)} AS s, [v, v * 2] AS l FROM sample",
+    "SELECT COLUMNS('^v$') FROM sample",
+    "WITH t AS (SELECT k, v FROM sample) SELECT k, sum(v) OVER (PARTITION BY k ORDER BY v ASC "
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c FROM t",
+    "SELECT * FROM (VALUES (1, 'a')) AS t(n, s) CROSS JOIN sample",
+    "SELECT k, CASE WHEN v > 1 THEN 'big' ELSE 'small' END AS size, "
+    "coalesce(nullif(v, 0), -1) AS w "
+    "FROM sample ORDER BY k ASC NULLS LAST",
+])
+def test_pure_constructs_are_allowed(box: dict[str, str], sql: str) -> None:
+    trace = Trace(("sample",), (Step("s", sql),))
+    table, _ = replay_trace(trace, {"sample": box["sample"]})
+    assert table.num_rows >= 1
+
+
+def test_benign_trace_runs_in_the_sandbox(box: dict[str, str]) -> None:
+    trace = trace_from_sql("-- input: sample\n-- step: s\nSELECT k, v * 2 AS w FROM sample "
+                           "ORDER BY k ASC NULLS LAST")
+    table, _ = replay_trace(trace, {"sample": box["sample"]})
+    assert table.to_pylist() == [{"k": "a", "w": 2}, {"k": "b", "w": 4}]
+
+
+@pytest.mark.parametrize("cls", ["os.system", "builtins.eval", "subprocess.Popen", "this.s",
+                                 "sqlglot.expressions.ddl.Create", "Copy", "sqlwave.trace.Trace"])
+def test_ast_cache_refuses_non_allow_listed_class(cls: str, capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    had_this = "this" in sys.modules
+    with pytest.raises(UnsafeSqlError, match="not an allow-listed sqlglot expression"):
+        load_ast([{"c": cls}])
+    # a same-version trace whose SQL is harmless but whose cache names the class is refused
+    doc = trace_to_dict(trace_from_sql("-- input: sample\n-- step: s\nSELECT 1 AS a FROM sample"))
+    doc["steps"][0]["ast"] = [{"c": "sqlglot.expressions.query.Select"},
+                              {"i": 0, "k": "expressions", "a": True, "c": cls}]
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    with pytest.raises(UnsafeSqlError, match="AST cache refused"):
+        load_trace(tmp_path / "t.json")
+    assert ("this" in sys.modules) == had_this and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("payload", [
+    {"c": "Select"}, [], [{"c": "Select"}, {"i": 5, "k": "this", "v": "x"}],
+    [{"c": "Select"}, {"i": 0, "k": "this", "v": {"nested": "object"}}],
+    [{"c": "DataType"}, {"i": 0, "k": "this", "c": "DataType.Type", "v": "os.system"}],
+])
+def test_ast_cache_refuses_malformed_payloads(payload: object) -> None:
+    with pytest.raises(UnsafeSqlError, match="AST cache refused"):
+        load_ast(payload)
+
+
+def test_the_file_watch_would_see_a_write(box: dict[str, str], tmp_path: Path) -> None:
+    """Control: the same COPY on a plain connection does write, so the checks above can fail."""
+    before = snapshot(tmp_path)
+    con = duckdb.connect()
+    try:
+        con.execute(f"COPY (SELECT 1 AS a) TO '{box['out']}'")
+        con.execute("COPY (SELECT 1 AS a) TO 'pwned.csv'")
+    finally:
+        con.close()
+    written = set(snapshot(tmp_path)) - set(before)
+    assert written == {box["out"], str(tmp_path / "cwd" / "pwned.csv")}

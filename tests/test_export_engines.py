@@ -180,3 +180,28 @@ def test_postgres_missing_table_and_column(pg_dsn: str, tmp_path: Path) -> None:
     result = run_cli("export", "--engine", "postgres", "--dsn", pg_dsn, "--table", "cols_log",
                      "--key", "kee", "--out", str(tmp_path / "x.json"))
     assert result.code == 1 and 'Did you mean "key"?' in result.stderr
+
+
+def test_postgres_under_an_icu_collation_still_matches(pg_dsn: str, tmp_path: Path) -> None:
+    """A database whose default collation is ICU en-US (where 'b/0001' sorts before 'B/0003')
+    gives DuckDB's WaveSpec all the same: every order breaks ties by hash60 before the key, and
+    the binding compares text keys under COLLATE "C" for the rest."""
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS sqlwave_icu")
+        admin.execute("CREATE DATABASE sqlwave_icu LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+                      "LOCALE 'C.utf8' TEMPLATE template0")
+    dsn = pg_dsn.rsplit("/", 1)[0] + "/sqlwave_icu"
+    with psycopg.connect(dsn) as probe:  # the control: this database does not sort by bytes
+        order = probe.execute("SELECT x FROM (VALUES ('B/0003'), ('b/0001')) AS v(x) "
+                              "ORDER BY x").fetchall()
+        assert order == [("b/0001",), ("B/0003",)]
+    table, extra = fixture_log("text")
+    expected, _ = build_wave_spec(write_files(table, tmp_path), options(extra))
+    load_postgres(dsn, "access_log", table)
+    got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="access_log"), [],
+                                 options(extra))
+    con.engine.close()  # type: ignore[attr-defined]
+    del got["source"], expected["source"]
+    assert dumps(got) == dumps(expected)

@@ -205,3 +205,21 @@ def test_postgres_under_an_icu_collation_still_matches(pg_dsn: str, tmp_path: Pa
     con.engine.close()  # type: ignore[attr-defined]
     del got["source"], expected["source"]
     assert dumps(got) == dumps(expected)
+
+
+@pytest.mark.parametrize(("engine", "module", "extra"), [
+    ("spark", "pyspark", "spark"), ("postgres", "psycopg", "postgres")])
+def test_missing_engine_package_is_a_clear_error(engine: str, module: str, extra: str,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    import sys
+
+    # A None entry in sys.modules makes `import` fail as if the package were not installed.
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, module, None)
+    where = (["--logs", str(tmp_path / "x.parquet")] if engine == "spark"
+             else ["--dsn", "postgresql://127.0.0.1/x", "--table", "t"])
+    result = run_cli("export", "--engine", engine, *where, "--out", str(tmp_path / "x.json"))
+    assert result.code == 1
+    assert f"is not installed; run: pip install 'sqlwave[{extra}]'" in result.stderr

@@ -37,3 +37,4 @@ lint: setup
 
 golden: setup
 	$(PY) -m sqlwave.shell --write
+	$(VENV)/bin/sqlwave macros --write

@@ -55,10 +55,16 @@ from sqlwave.cli import handle_errors
 @click.option("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB (spills past it).")
 @click.option("--temp-directory", default=None, help="Where DuckDB spills.")
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark", "postgres"]), default="duckdb",
+              show_default=True, help="Where the SQL runs (spark, postgres: docs/warehouses.md).")
+@click.option("--master", default="local[*]", show_default=True, help="Spark master URL.")
+@click.option("--dsn", default=None, help="PostgreSQL connection string (--engine postgres).")
+@click.option("--table", default=None, help="PostgreSQL table with the log (--engine postgres).")
 @handle_errors
 def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_bytes: str | None,
            capacity: str | None, reuse_exact: bool, memory_limit: str | None,
-           temp_directory: str | None, threads: int | None, **options: Any) -> None:
+           temp_directory: str | None, threads: int | None, engine: str, master: str,
+           dsn: str | None, table: str | None, **options: Any) -> None:
     """Analyse an access log and write a WaveSpec JSON."""
     from sqlwave.example import example_log_path
     from sqlwave.export import ExportOptions
@@ -76,6 +82,12 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
         engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
         **options,
     )
+    if engine != "duckdb":
+        from sqlwave.engine_export import EngineOptions, export_to_file_with_engine
+
+        where = EngineOptions(engine, master, dsn, table)
+        click.echo(export_to_file_with_engine(where, list(logs), opts, out, pack_order_out), err=True)
+        return
     if not logs:
         logs = (str(example_log_path()),)
         if opts.size_col is None:

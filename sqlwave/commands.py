@@ -11,6 +11,7 @@ import click
 MODULES = [
     "sqlwave.cli_export",
     "sqlwave.cli_layout",
+    "sqlwave.cli_macros",
     "sqlwave.cli_mrc",
     "sqlwave.cli_policy",
     "sqlwave.cli_trace",

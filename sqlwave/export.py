@@ -9,7 +9,7 @@ from typing import Any
 from sqlwave import __version__
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.log import bind_log
+from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
 from sqlwave.reuse import reuse_histogram
 from sqlwave.session import Session
@@ -102,12 +102,20 @@ def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = Non
 def build_wave_spec(logs: Any, opts: ExportOptions, *, pack_order_out: str | None = None,
                     progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
     """The export itself; also returns the session so callers can write the sidecar."""
+    opts.check()
+    con = connect(**opts.engine)
+    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col, opts.order_col)
+    return build_on(con, log, opts, pack_order_out=pack_order_out, progress=progress)
+
+
+def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: str | None = None,
+             progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
+    """The export over an already bound log, on a DuckDB connection or any connection that
+    offers the same calls (sqlwave.warehouse.EngineConnection: Spark, PostgreSQL)."""
     from sqlwave.layout_export import export_pack
 
     opts.check()
     progress = progress or Progress(enabled=False)
-    con = connect(**opts.engine)
-    log = bind_log(con, logs, opts.key_col, opts.size_col, opts.request_col, opts.order_col)
     session = Session(con, log)
     with progress.stage("scanning the log", con):
         session.usage()

@@ -32,7 +32,9 @@ def macro_names() -> list[str]:
     >>> "cohorts" in macro_names()
     True
     """
-    return sorted(p.stem for p in macros_dir().glob("*.sql") if not p.name.startswith("_"))
+    # `<name>.<dialect>.sql` files are whole-file dialect overrides (sqlwave/render.py), not macros.
+    return sorted(p.stem for p in macros_dir().glob("*.sql")
+                  if not p.name.startswith("_") and "." not in p.stem)
 
 
 @functools.lru_cache(maxsize=1)

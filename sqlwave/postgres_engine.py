@@ -1,0 +1,99 @@
+"""PostgreSQL behind the engine interface, and a table bound as the view `sqlwave_log`.
+
+The log is a table (`--table`, optionally schema-qualified). Accesses are positioned by
+`order_col` when given (ties by physical row order), else by physical row order (`ctid`), which
+is insertion order for a table loaded by COPY or INSERT and never updated. Text keys are
+compared under the "C" collation, so ordering is by bytes as in DuckDB whatever the database's
+locale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlwave.engine import LogSource, quote
+from sqlwave.errors import InputError, did_you_mean
+from sqlwave.log import LOG_VIEW, BoundLog
+from sqlwave.warehouse import require
+
+INTEGER = ("smallint", "integer", "bigint")
+TEXT = ("text", "character varying", "character", "name")
+
+
+class PostgresEngine:
+    """A psycopg connection (autocommit); temporary tables live as long as it does."""
+
+    dialect = "postgres"
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    @classmethod
+    def connect(cls, dsn: str) -> PostgresEngine:
+        psycopg = require("psycopg", "postgres")
+        try:
+            return cls(psycopg.connect(dsn, autocommit=True))
+        except psycopg.OperationalError as e:
+            raise InputError(f"cannot connect to PostgreSQL ({str(e).strip()}); check --dsn") from e
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cur = self.con.execute(sql)
+        return [d.name for d in cur.description], [tuple(r) for r in cur.fetchall()]
+
+    def create_temp(self, name: str, sql: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        self.con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: str | None = None,
+                  request_col: str | None = None, order_col: str | None = None) -> BoundLog:
+    """Bind `table` as the temporary view `sqlwave_log(key, size, request, pos)`."""
+    relation, types = _columns(engine, table)
+    for col in (key_col, size_col, request_col, order_col):
+        if col is not None and col not in types:
+            raise InputError(f"column {col!r} is not in {table} (columns: {', '.join(types)})."
+                             + did_you_mean(col, types))
+    key_type, key = _key(key_col, types[key_col])
+    size = "CAST(1 AS BIGINT)"
+    if size_col is not None:
+        if types[size_col] not in INTEGER:
+            raise InputError(f"size column {size_col!r} has type {types[size_col]}, not an "
+                             "integer byte count; cast it to bigint or leave out --size")
+        size = f"CAST({quote(size_col)} AS BIGINT)"
+    request = quote(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    order = f"{quote(order_col)} ASC NULLS LAST, ctid ASC" if order_col else "ctid ASC"
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key} AS key, {size} AS size, "
+        f"{request} AS request, CAST(row_number() OVER (ORDER BY {order}) - 1 AS BIGINT) AS pos "
+        f"FROM {relation}")
+    rows = int(engine.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
+    source = LogSource(files=[], file_rows=[rows], file_bytes=[], columns=types, kind="postgres")
+    return BoundLog(source, key_type, size_col is not None, request_col is not None)
+
+
+def _columns(engine: PostgresEngine, table: str) -> tuple[str, dict[str, str]]:
+    try:
+        relation = engine.con.execute("SELECT %s::regclass::text", (table,)).fetchone()[0]
+    except Exception as e:  # psycopg raises UndefinedTable; the message is what matters
+        engine.con.rollback() if not engine.con.autocommit else None
+        raise InputError(f"table {table!r} not found in PostgreSQL; check --table "
+                         "(schema-qualify it if it is not on the search_path)") from e
+    rows = engine.con.execute(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = "
+        "%s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (table,)).fetchall()
+    return str(relation), {str(n): str(t) for n, t in rows}
+
+
+def _key(key_col: str, type_name: str) -> tuple[str, str]:
+    k = quote(key_col)
+    if type_name in INTEGER:
+        return "integer", f"CAST({k} AS BIGINT)"
+    if type_name == "bytea":
+        return "bytes", f'encode({k}, \'hex\') COLLATE "C"'
+    if type_name.endswith("[]") or type_name in ("json", "jsonb", "record"):
+        raise InputError(f"key column {key_col!r} has type {type_name}; use a text, bytea or "
+                         "integer column")
+    return "string", f'CAST({k} AS TEXT) COLLATE "C"'

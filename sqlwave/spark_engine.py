@@ -1,0 +1,100 @@
+"""Spark behind the engine interface, and the access log bound as the view `sqlwave_log`.
+
+Spark reads the Parquet files itself. The access position is each row's index in its file plus
+the rows of the earlier files (`_metadata.row_index`, Spark 3.5+), so no window runs over the raw
+log: every global window in the macros runs on the per-key aggregate (usage) instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlwave.engine import connect, quote
+from sqlwave.errors import InputError
+from sqlwave.log import LOG_VIEW, BoundLog, bind_log
+from sqlwave.warehouse import require
+
+
+class SparkEngine:
+    """A pyspark session: `local[*]`, `local[2]` or a cluster master URL."""
+
+    dialect = "spark"
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+
+    @classmethod
+    def start(cls, master: str = "local[*]") -> SparkEngine:
+        sql = require("pyspark.sql", "spark")
+        spark = (sql.SparkSession.builder.master(master).appName("sqlwave")
+                 .config("spark.ui.showConsoleProgress", "false")
+                 .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+        # Spark warns at every global window; here they run on per-key aggregates, by design.
+        spark.sparkContext.setLogLevel("ERROR")
+        return cls(spark)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        df = self.spark.sql(sql)
+        return list(df.columns), [tuple(r) for r in df.collect()]
+
+    def create_temp(self, name: str, sql: str) -> None:
+        # A checkpointed result, not a lazy view: later steps read it several times.
+        self.spark.sql(sql).localCheckpoint().createOrReplaceTempView(name)
+
+    def plan(self, sql: str) -> str:
+        """The physical plan Spark chose for a query (for tests and debugging)."""
+        return str(self.spark.sql(sql)._jdf.queryExecution().executedPlan().toString())
+
+
+def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | None = None,
+               request_col: str | None = None, order_col: str | None = None) -> BoundLog:
+    """Bind Parquet logs on Spark as `sqlwave_log(key, size, request, pos)`.
+
+    The files' metadata (schema, row counts, fingerprint) is read by DuckDB without scanning
+    them, so the WaveSpec's `source` section and every validation message are the same as on
+    DuckDB; Spark does the scanning.
+    """
+    if not isinstance(logs, (str, list, tuple)):
+        raise InputError("--engine spark reads Parquet files; pass paths, a folder or a glob")
+    log = bind_log(connect(), list(logs) if isinstance(logs, tuple) else logs, key_col, size_col,
+                   request_col, order_col)
+    frames, offset = [], 0
+    f = require("pyspark.sql.functions", "spark")
+    for path, rows in zip(log.source.files, log.source.file_rows, strict=True):
+        df = engine.spark.read.parquet(path)
+        frames.append(df.select("*", (f.col("_metadata.row_index") + offset).alias("sqlwave_pos")))
+        offset += rows
+    raw = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    if order_col is not None:
+        raw = _positioned_by(raw, order_col)
+    raw.createOrReplaceTempView("sqlwave_raw")
+    columns = _columns(log, key_col, size_col, request_col)
+    engine.spark.sql(f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {columns} FROM sqlwave_raw")
+    return log
+
+
+def _positioned_by(raw: Any, order_col: str) -> Any:
+    # A distributed sort then zipWithIndex (per-partition counts), not a window over all rows.
+    f = require("pyspark.sql.functions", "spark")
+    ordered = raw.orderBy(f.col(order_col).asc_nulls_last(), f.col("sqlwave_pos").asc())
+    schema = ordered.drop("sqlwave_pos").schema
+    indexed = ordered.drop("sqlwave_pos").rdd.zipWithIndex().map(lambda r: (*r[0], r[1]))
+    types = require("pyspark.sql.types", "spark")
+    return indexed.toDF(types.StructType([*schema.fields, types.StructField(
+        "sqlwave_pos", types.LongType(), False)]))
+
+
+def _columns(log: BoundLog, key_col: str, size_col: str | None, request_col: str | None) -> str:
+    k = _q(key_col)
+    key = {"integer": f"CAST({k} AS BIGINT)", "bytes": f"lower(hex({k}))",
+           "string": f"CAST({k} AS STRING)"}[log.key_type]
+    size = f"CAST({_q(size_col)} AS BIGINT)" if size_col else "CAST(1 AS BIGINT)"
+    request = _q(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    return f"{key} AS key, {size} AS size, {request} AS request, sqlwave_pos AS pos"
+
+
+def _q(name: str) -> str:
+    # Spark quotes identifiers with backticks; DuckDB's quoting escapes the name first.
+    inner = quote(name)[1:-1].replace('""', '"')
+    return "`" + inner.replace("`", "``") + "`"

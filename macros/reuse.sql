@@ -4,11 +4,17 @@
     src          log relation with columns key, pos (NULL keys already removed)
     sampled      relation with one column `key` listing the keys to keep, or none for all keys
                  (hash sampling keeps every access of a kept key, so reuse times stay exact)
+    sampled_id   optional integer column of `sampled`, one distinct value per key: the window
+                 then partitions on it rather than on the key text (faster, same result)
     max_bucket   highest bucket to spell out (2^max_bucket must exceed the log length)
 
     Columns: bucket, reuses. -#}
 WITH accesses AS (
+{% if sampled and sampled_id is defined and sampled_id %}
+    SELECT s.{{ sampled_id }} AS key, a.pos
+{% else %}
     SELECT a.key, a.pos
+{% endif %}
     FROM {{ src }} AS a
 {% if sampled %}
     JOIN {{ sampled }} AS s ON a.key = s.key

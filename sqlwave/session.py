@@ -24,6 +24,8 @@ PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
 SAMPLE_MODULUS = 1_000_000
 MAX_DEPTH = 32
+# DuckDB's 64-bit hash of the key: a fast stand-in for the key when counting distinct requests.
+REQUEST_GROUP = "hash(key)"
 
 
 class Session:
@@ -57,12 +59,23 @@ class Session:
         if not self._usage_done:
             request = "request" if self.log.has_request else None
             try:
+                # Distinct requests per 64-bit key hash are exact when no two keys share a hash,
+                # which the check below confirms (else the plain, slower pairing runs).
                 self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
-                            request=request)
+                            request=request, request_group=REQUEST_GROUP if request else None)
+                if request and self._hash_collides():
+                    self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
+                                request=request)
             except duckdb.Error as e:
                 raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
             self._usage_done = True
         return USAGE
+
+    def _hash_collides(self) -> bool:
+        row = self.con.execute(
+            f"SELECT count(*) - count(DISTINCT {REQUEST_GROUP}) FROM {USAGE}"
+        ).fetchall()
+        return bool(row[0][0])
 
     def metrics(self, capacity: int | None) -> dict[str, Any]:
         cap = str(capacity) if capacity else "CAST(NULL AS BIGINT)"
@@ -133,10 +146,14 @@ class Session:
 
     def reuse_histogram(self, sample_rate: float) -> list[dict[str, Any]]:
         """Reuse-time histogram; with sample_rate < 1 only keys whose hash falls under the rate."""
-        sampled = None
+        keep = ""
         if sample_rate < 1:
             threshold = int(round(sample_rate * SAMPLE_MODULUS))
-            sampled = (f"(SELECT key FROM {self.usage()} WHERE key IS NOT NULL "
-                       f"AND h60 % {SAMPLE_MODULUS} < {threshold})")
+            keep = f" AND h60 % {SAMPLE_MODULUS} < {threshold}"
+        # Every kept key gets a dense integer id: the per-key window then partitions on integers,
+        # 2-3x faster than on the key strings. Which key gets which id does not matter.
+        sampled = (f"(SELECT key, CAST(row_number() OVER () AS BIGINT) AS kid "
+                   f"FROM {self.usage()} WHERE key IS NOT NULL{keep})")
         src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
-        return fetch_dicts(self.con, render("reuse", src=src, sampled=sampled, max_bucket=48))
+        return fetch_dicts(self.con, render("reuse", src=src, sampled=sampled, sampled_id="kid",
+                                            max_bucket=48))

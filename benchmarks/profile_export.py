@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("log")
     parser.add_argument("--explain", default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--memory-limit", default="150MB")
     args = parser.parse_args()
     real_connect = export_mod.connect
     cons: list[Any] = []
@@ -71,7 +72,7 @@ def main() -> None:
 
     export_mod.connect = connect  # type: ignore[assignment]
     opts = ExportOptions(size_col="size", request_col="request_id",
-                         engine={"threads": args.threads} if args.threads else {})
+                         engine={"threads": args.threads, "memory_limit": args.memory_limit})
     t = time.perf_counter()
     spec, _ = build_wave_spec([args.log], opts)
     total = time.perf_counter() - t

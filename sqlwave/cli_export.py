@@ -8,6 +8,10 @@ import click
 
 from sqlwave.cli import handle_errors
 
+# Measured (docs/benchmarks.md): at 10M rows peak RSS stays under 300 MB with this limit and the
+# export is no slower than without one; bigger logs spill to disk instead of growing.
+DEFAULT_MEMORY_LIMIT = "150MB"
+
 
 @click.command()
 @click.option("--logs", multiple=True, help="Parquet file, folder or glob (repeatable). "
@@ -39,7 +43,8 @@ from sqlwave.cli import handle_errors
               show_default=True, help="What to do with rows whose key is NULL.")
 @click.option("--max-inline", type=int, default=1000, show_default=True,
               help="Pack-order entries and extents inlined in the JSON.")
-@click.option("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB (spills past it).")
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True,
+              help="DuckDB memory limit, e.g. 2GB; past it, work spills to the temp directory.")
 @click.option("--temp-directory", default=None, help="Where DuckDB spills.")
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
 @handle_errors

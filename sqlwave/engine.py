@@ -11,13 +11,15 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 import sqlglot.expressions as exp
 
 from sqlwave.errors import InputError, ParameterError, did_you_mean
+
+if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
+    import pyarrow as pa
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "HUGEINT", "UHUGEINT")

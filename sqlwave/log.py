@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sqlwave.engine import (
     BYTES_TYPES,
@@ -22,6 +21,9 @@ from sqlwave.engine import (
     quote,
 )
 from sqlwave.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:  # see engine.py: exports of Parquet files never load pyarrow
+    import pyarrow as pa
 
 LOG_VIEW = "sqlwave_log"
 RAW_VIEW = "sqlwave_raw"
@@ -98,10 +100,16 @@ def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> LogSource:
     if isinstance(logs, duckdb.DuckDBPyRelation):
         logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
-    if isinstance(logs, pa.Table):
+    if _is_arrow_table(logs):
         return _bind_arrow(con, logs)
     files = expand_paths(logs)
     return _bind_parquet(con, files)
+
+
+def _is_arrow_table(value: Any) -> bool:
+    # A pyarrow.Table can only exist once pyarrow is imported, so this never imports it.
+    arrow = sys.modules.get("pyarrow")
+    return arrow is not None and isinstance(value, arrow.Table)
 
 
 def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
@@ -120,8 +128,9 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     rows, sizes = [], []
     for f in files:
         try:
-            rows.append(pq.ParquetFile(f).metadata.num_rows)
-        except (pa.ArrowException, OSError) as e:
+            meta = con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [f]).fetchall()
+            rows.append(int(meta[0][0]))
+        except duckdb.Error as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         sizes.append(os.path.getsize(f))
     file_list = "[" + ", ".join(literal(f) for f in files) + "]"

@@ -47,5 +47,5 @@ GROUP BY {{ key }}
 SELECT u.key, u.hits, u.bytes, u.size, u.first_pos, u.last_pos, r.requests, u.size_nulls,
     u.size_min, u.h60
 FROM per_key AS u
-JOIN per_request_group AS r ON u.request_group = r.request_group
+JOIN per_request_group AS r ON u.request_group IS NOT DISTINCT FROM r.request_group
 {% endif %}

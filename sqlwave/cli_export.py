@@ -8,9 +8,9 @@ import click
 
 from sqlwave.cli import handle_errors
 
-# Measured (docs/benchmarks.md): at 10M rows peak RSS stays under 300 MB with this limit and the
-# export is no slower than without one; bigger logs spill to disk instead of growing.
-DEFAULT_MEMORY_LIMIT = "150MB"
+# DuckDB's own default is 80% of RAM. A bound keeps big logs spilling to disk instead of growing,
+# and 1GB does not slow down logs with millions of keys (150MB did, 2.5x; docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 @click.command()

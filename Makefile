@@ -38,3 +38,9 @@ lint: setup
 golden: setup
 	$(PY) -m sqlwave.shell --write
 	$(VENV)/bin/sqlwave macros --write
+
+# pandas and Polars live only in .venv-bench, never in the project's dependencies.
+bench:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q -e . -r benchmarks/requirements.txt
+	.venv-bench/bin/python benchmarks/bench_export.py --rows 10000000

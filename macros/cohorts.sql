@@ -72,6 +72,32 @@ totals AS (
     SELECT CAST(sum(hits) AS BIGINT) AS all_hits, CAST(sum(bytes) AS BIGINT) AS all_bytes
     FROM grouped
 ),
+{#- Only cohorts that can reach the top k need the hash60 tie-break, and its md5 is the costly
+    part (most of the query with millions of cohorts): keep those whose (rank_by, other) pair is
+    at least the k-th largest one, found with a cheap top-k on the two measures. -#}
+top_measures AS (
+    SELECT {{ rank_by }} AS m1, {{ other }} AS m2
+    FROM grouped
+    ORDER BY {{ rank_by }} DESC, {{ other }} DESC
+    LIMIT {{ top_k }}
+),
+kth_first AS (
+    SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
+    FROM top_measures
+),
+kth AS (
+    SELECT f.n, f.m1, min(t.m2) AS m2
+    FROM kth_first AS f
+    JOIN top_measures AS t ON t.m1 = f.m1
+    GROUP BY f.n, f.m1
+),
+candidates AS (
+    SELECT g.cohort, g.keys, g.hits, g.bytes
+    FROM grouped AS g
+    LEFT JOIN kth ON 1 = 1
+    WHERE kth.n IS NULL OR kth.n < {{ top_k }} OR g.{{ rank_by }} > kth.m1
+        OR (g.{{ rank_by }} = kth.m1 AND g.{{ other }} >= kth.m2)
+),
 ranked AS (
     SELECT
         row_number() OVER (
@@ -81,7 +107,7 @@ ranked AS (
         keys,
         hits,
         bytes
-    FROM grouped
+    FROM candidates
 )
 SELECT
     CAST(rank AS BIGINT) AS rank,

@@ -8,6 +8,10 @@ import click
 
 from sqlwave.cli import handle_errors
 
+# DuckDB's own default is 80% of RAM. A bound keeps big logs spilling to disk instead of growing,
+# and 1GB does not slow down logs with millions of keys (150MB did, 2.5x; docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
 
 @click.command()
 @click.option("--logs", multiple=True, help="Parquet file, folder or glob (repeatable). "
@@ -52,7 +56,8 @@ from sqlwave.cli import handle_errors
               show_default=True, help="What to do with rows whose key is NULL.")
 @click.option("--max-inline", type=int, default=1000, show_default=True,
               help="Pack-order entries and extents inlined in the JSON.")
-@click.option("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB (spills past it).")
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True,
+              help="DuckDB memory limit, e.g. 2GB; past it, work spills to the temp directory.")
 @click.option("--temp-directory", default=None, help="Where DuckDB spills.")
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
 @click.option("--engine", type=click.Choice(["duckdb", "spark", "postgres"]), default="duckdb",

@@ -21,6 +21,9 @@ from sqlwave.errors import InputError, ParameterError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
+    import pyarrow as pa
+
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "HUGEINT", "UHUGEINT")
 TEXT_TYPES = ("VARCHAR",)

@@ -35,22 +35,21 @@ def example_log_sql(rows: int, seed: int) -> str:
     def rnd(a: str) -> str:
         return u.format(a=a, seed=seed)
 
+    # One streaming pass over range(): no join and no ORDER BY, so memory stays flat at any size
+    # (range() is produced in order and the connection preserves insertion order).
+    topic = f"CAST(floor(exp({rnd('request_id * 7 + 1')} * ln(24))) AS BIGINT)"
     return f"""
 WITH acc AS (
     SELECT i AS seq, i // 16 AS request_id, i % 16 AS j FROM range({rows}) t(i)
 ),
-req AS (
-    SELECT DISTINCT request_id,
-        CAST(floor(exp({rnd("request_id * 7 + 1")} * ln(24))) AS BIGINT) AS topic,
-        CAST(floor({rnd("request_id * 7 + 2")} * 10) AS BIGINT) AS kind_roll
-    FROM acc
-),
 keyed AS (
-    SELECT a.seq, a.request_id, a.j, r.topic, r.kind_roll,
-        ['llama-70b', 'mixtral-8x22b', 'qwen-moe-a14b', 'deepseek-v3'][1 + r.topic % 4] AS model,
-        CAST(floor(exp({rnd("a.seq * 5 + 3")} * ln(64))) AS BIGINT) - 1 AS expert,
-        1 + CAST(floor({rnd("a.seq * 5 + 4")} * 3) AS BIGINT) AS w
-    FROM acc a JOIN req r USING (request_id)
+    SELECT seq, request_id, j,
+        {topic} AS topic,
+        CAST(floor({rnd("request_id * 7 + 2")} * 10) AS BIGINT) AS kind_roll,
+        ['llama-70b', 'mixtral-8x22b', 'qwen-moe-a14b', 'deepseek-v3'][1 + {topic} % 4] AS model,
+        CAST(floor(exp({rnd("seq * 5 + 3")} * ln(64))) AS BIGINT) - 1 AS expert,
+        1 + CAST(floor({rnd("seq * 5 + 4")} * 3) AS BIGINT) AS w
+    FROM acc
 )
 SELECT
     seq,
@@ -76,7 +75,6 @@ SELECT
         ELSE (1 + topic % 8) * 1048576
     END AS BIGINT) AS size
 FROM keyed
-ORDER BY seq
 """
 
 

@@ -44,17 +44,23 @@ def heavy_threshold(hits_counts: list[tuple[int, int]], budget: float) -> int:
 
 def reuse_histogram(con: Any, usage: str, rate: float) -> dict[str, Any]:
     """The histogram section of the WaveSpec metrics, exact when rate >= 1."""
-    sampled, heavy = None, None
+    keep, heavy = "", None
     if rate < 1:
         counts = [(int(h), int(n)) for h, n in con.execute(
             f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
         ).fetchall()]
         heavy = heavy_threshold(counts, rate * sum(h * n for h, n in counts))
         # Integer arithmetic on hash60, so every engine keeps the same keys.
-        sampled = (f"(SELECT key, hits FROM {usage} WHERE key IS NOT NULL "
-                   f"AND (hits >= {heavy} OR h60 % {MODULUS} < {round(rate * MODULUS)}))")
+        keep = f" AND (hits >= {heavy} OR h60 % {MODULUS} < {round(rate * MODULUS)})"
+    sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL{keep})"
+    # The per-key window partitions on hash60 (an integer) instead of the key text when no two
+    # keys share one, which the check confirms; a shared hash60 falls back to the key itself.
+    collisions = con.execute(
+        f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
+    ).fetchall()[0][0]
     src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
-    rows = fetch_dicts(con, render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET))
+    rows = fetch_dicts(con, render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
+                                   sampled_id=None if collisions else "h60"))
     return {
         "method": "exact" if heavy is None else "stratified-key-sample",
         "sample_rate": min(rate, 1.0),

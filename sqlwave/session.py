@@ -7,10 +7,9 @@ by default only for hash-sampled keys.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
@@ -18,18 +17,27 @@ from sqlwave.log import LOG_VIEW, BoundLog
 from sqlwave.macros import render
 from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 USAGE = "sqlwave_usage"
 PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
 MAX_DEPTH = 32
+# DuckDB's 64-bit hash of the key: a fast stand-in for the key when counting distinct requests.
+REQUEST_GROUP = "hash(key)"
 
 
 class Session:
     """Run the macros over a bound log. Tables are created lazily and kept for reuse."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, log: BoundLog) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, log: BoundLog,
+                 count_requests: bool = True) -> None:
         self.con = con
         self.log = log
+        # Distinct requests per key are the costliest part of the scan (a hash table of every
+        # (key, request) pair); callers that never read usage.requests turn them off.
+        self.count_requests = count_requests
         self._usage_done = False
 
     @classmethod
@@ -53,14 +61,28 @@ class Session:
     def usage(self) -> str:
         """Materialise the usage aggregate (the one full scan) and return its table name."""
         if not self._usage_done:
-            request = "request" if self.log.has_request else None
+            request = "request" if self.log.has_request and self.count_requests else None
+            # Distinct requests per 64-bit key hash are exact when no two keys share a hash,
+            # which the check below confirms (else the plain, slower pairing runs). hash() is
+            # DuckDB's: other engines (which wrap the connection) take the plain path.
+            on_duckdb = isinstance(self.con, duckdb.DuckDBPyConnection)
+            group = REQUEST_GROUP if request and on_duckdb else None
             try:
                 self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
-                            request=request)
+                            request=request, request_group=group)
+                if group and self._hash_collides():
+                    self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
+                                request=request)
             except duckdb.Error as e:
                 raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
             self._usage_done = True
         return USAGE
+
+    def _hash_collides(self) -> bool:
+        row = self.con.execute(
+            f"SELECT count(*) - count(DISTINCT {REQUEST_GROUP}) FROM {USAGE}"
+        ).fetchall()
+        return bool(row[0][0])
 
     def metrics(self, capacity: int | None) -> dict[str, Any]:
         cap = str(capacity) if capacity else "CAST(NULL AS BIGINT)"
@@ -77,19 +99,24 @@ class Session:
 
     def cohorts(self, *, prefix_len: int | None, delimiter: str | None, depth: int,
                 rank_by: str, top_k: int) -> pa.Table:
+        return self.run_table(self.cohorts_sql(prefix_len=prefix_len, delimiter=delimiter,
+                                               depth=depth, rank_by=rank_by, top_k=top_k))
+
+    def cohorts_sql(self, *, prefix_len: int | None, delimiter: str | None, depth: int,
+                    rank_by: str, top_k: int) -> str:
         text_keys = self.log.key_type != "integer"
         if delimiter is not None:
             if not 1 <= depth <= MAX_DEPTH:
                 raise ParameterError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
-            return self.run("cohorts", src=self.usage(), text_keys=text_keys, mode="delimiter",
-                            prefix_len="0", delimiter=literal(delimiter), depth=str(depth),
-                            max_depth=depth, rank_by=rank_by, top_k=str(top_k))
+            return render("cohorts", src=self.usage(), text_keys=text_keys, mode="delimiter",
+                          prefix_len="0", delimiter=literal(delimiter), depth=str(depth),
+                          max_depth=depth, rank_by=rank_by, top_k=str(top_k))
         assert prefix_len is not None
         # Bytes keys are hex text: a prefix of n bytes is 2n characters.
         chars = prefix_len * 2 if self.log.key_type == "bytes" else prefix_len
-        return self.run("cohorts", src=self.usage(), text_keys=text_keys, mode="prefix",
-                        prefix_len=str(chars), delimiter="''", depth="0", max_depth=1,
-                        rank_by=rank_by, top_k=str(top_k))
+        return render("cohorts", src=self.usage(), text_keys=text_keys, mode="prefix",
+                      prefix_len=str(chars), delimiter="''", depth="0", max_depth=1,
+                      rank_by=rank_by, top_k=str(top_k))
 
     def pack(self, strategy: str, align_bits: int, table: str = PACK,
              src: str | None = None) -> str:

@@ -64,6 +64,47 @@ WITH keys AS (
     CAST(SUM(hits) AS Nullable(Int64)) AS all_hits,
     CAST(SUM(bytes) AS Nullable(Int64)) AS all_bytes
   FROM grouped
+), top_measures AS (
+  SELECT
+    hits AS m1,
+    bytes AS m2
+  FROM grouped
+  ORDER BY
+    hits DESC,
+    bytes DESC
+  LIMIT 20
+), kth_first AS (
+  SELECT
+    CAST(COUNT(*) AS Nullable(Int64)) AS n,
+    MIN(m1) AS m1
+  FROM top_measures
+), kth AS (
+  SELECT
+    f.n,
+    f.m1,
+    MIN(t.m2) AS m2
+  FROM kth_first AS f
+  JOIN top_measures AS t
+    ON t.m1 = f.m1
+  GROUP BY
+    f.n,
+    f.m1
+), candidates AS (
+  SELECT
+    g.cohort,
+    g.keys,
+    g.hits,
+    g.bytes
+  FROM grouped AS g
+  LEFT JOIN kth
+    ON 1 = 1
+  WHERE
+    kth.n IS NULL
+    OR kth.n < 20
+    OR g.hits > kth.m1
+    OR (
+      g.hits = kth.m1 AND g.bytes >= kth.m2
+    )
 ), ranked AS (
   SELECT
     ROW_NUMBER() OVER (
@@ -75,7 +116,7 @@ WITH keys AS (
     keys,
     hits,
     bytes
-  FROM grouped
+  FROM candidates
 )
 SELECT
   CAST(rank AS Nullable(Int64)) AS rank,

@@ -11,7 +11,7 @@ SELECT
   CAST(MIN(pos) AS Nullable(Int64)) AS first_pos,
   CAST(MAX(pos) AS Nullable(Int64)) AS last_pos,
   CAST(COUNT(DISTINCT request) AS Nullable(Int64)) AS requests,
-  CAST(SUM(CASE WHEN size IS NULL THEN 1 ELSE 0 END) AS Nullable(Int64)) AS size_nulls,
+  CAST(COUNT(*) - COUNT(size) AS Nullable(Int64)) AS size_nulls,
   CAST(MIN(size) AS Nullable(Int64)) AS size_min,
   (
     CAST(positionUTF8(

@@ -48,6 +48,28 @@ grouped AS (
 totals AS (
     SELECT CAST(sum(hits) AS BIGINT) AS all_hits, CAST(sum(bytes) AS BIGINT) AS all_bytes
     FROM grouped
+),top_measures AS (
+    SELECT hits AS m1, bytes AS m2
+    FROM grouped
+    ORDER BY hits DESC, bytes DESC
+    LIMIT 20
+),
+kth_first AS (
+    SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
+    FROM top_measures
+),
+kth AS (
+    SELECT f.n, f.m1, min(t.m2) AS m2
+    FROM kth_first AS f
+    JOIN top_measures AS t ON t.m1 = f.m1
+    GROUP BY f.n, f.m1
+),
+candidates AS (
+    SELECT g.cohort, g.keys, g.hits, g.bytes
+    FROM grouped AS g
+    LEFT JOIN kth ON 1 = 1
+    WHERE kth.n IS NULL OR kth.n < 20 OR g.hits > kth.m1
+        OR (g.hits = kth.m1 AND g.bytes >= kth.m2)
 ),
 ranked AS (
     SELECT
@@ -58,7 +80,7 @@ ranked AS (
         keys,
         hits,
         bytes
-    FROM grouped
+    FROM candidates
 )
 SELECT
     CAST(rank AS BIGINT) AS rank,

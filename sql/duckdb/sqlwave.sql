@@ -14,7 +14,7 @@ SELECT
     CAST(min(pos) AS BIGINT) AS first_pos,
     CAST(max(pos) AS BIGINT) AS last_pos,
     CAST(0 AS BIGINT) AS requests,
-    CAST(sum(CASE WHEN size IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS size_nulls,
+    CAST(count(*) - count(size) AS BIGINT) AS size_nulls,
     CAST(min(size) AS BIGINT) AS size_min,
     (CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 1, 1)) - 1 AS BIGINT) * 72057594037927936 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 2, 1)) - 1 AS BIGINT) * 4503599627370496 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 3, 1)) - 1 AS BIGINT) * 281474976710656 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 4, 1)) - 1 AS BIGINT) * 17592186044416 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 5, 1)) - 1 AS BIGINT) * 1099511627776 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 6, 1)) - 1 AS BIGINT) * 68719476736 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 7, 1)) - 1 AS BIGINT) * 4294967296 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 8, 1)) - 1 AS BIGINT) * 268435456 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 9, 1)) - 1 AS BIGINT) * 16777216 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 10, 1)) - 1 AS BIGINT) * 1048576 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 11, 1)) - 1 AS BIGINT) * 65536 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 12, 1)) - 1 AS BIGINT) * 4096 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 13, 1)) - 1 AS BIGINT) * 256 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 14, 1)) - 1 AS BIGINT) * 16 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 15, 1)) - 1 AS BIGINT) * 1) AS h60
 FROM (SELECT COLUMNS('^' || regexp_escape(key_col) || '$') AS key, CAST(COLUMNS('^' || regexp_escape(size_col) || '$') AS BIGINT) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
@@ -43,6 +43,28 @@ grouped AS (
 totals AS (
     SELECT CAST(sum(hits) AS BIGINT) AS all_hits, CAST(sum(bytes) AS BIGINT) AS all_bytes
     FROM grouped
+),top_measures AS (
+    SELECT hits AS m1, bytes AS m2
+    FROM grouped
+    ORDER BY hits DESC, bytes DESC
+    LIMIT top_k
+),
+kth_first AS (
+    SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
+    FROM top_measures
+),
+kth AS (
+    SELECT f.n, f.m1, min(t.m2) AS m2
+    FROM kth_first AS f
+    JOIN top_measures AS t ON t.m1 = f.m1
+    GROUP BY f.n, f.m1
+),
+candidates AS (
+    SELECT g.cohort, g.keys, g.hits, g.bytes
+    FROM grouped AS g
+    LEFT JOIN kth ON 1 = 1
+    WHERE kth.n IS NULL OR kth.n < top_k OR g.hits > kth.m1
+        OR (g.hits = kth.m1 AND g.bytes >= kth.m2)
 ),
 ranked AS (
     SELECT
@@ -53,7 +75,7 @@ ranked AS (
         keys,
         hits,
         bytes
-    FROM grouped
+    FROM candidates
 )
 SELECT
     CAST(rank AS BIGINT) AS rank,
@@ -266,6 +288,28 @@ grouped AS (
 totals AS (
     SELECT CAST(sum(hits) AS BIGINT) AS all_hits, CAST(sum(bytes) AS BIGINT) AS all_bytes
     FROM grouped
+),top_measures AS (
+    SELECT hits AS m1, bytes AS m2
+    FROM grouped
+    ORDER BY hits DESC, bytes DESC
+    LIMIT top_k
+),
+kth_first AS (
+    SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
+    FROM top_measures
+),
+kth AS (
+    SELECT f.n, f.m1, min(t.m2) AS m2
+    FROM kth_first AS f
+    JOIN top_measures AS t ON t.m1 = f.m1
+    GROUP BY f.n, f.m1
+),
+candidates AS (
+    SELECT g.cohort, g.keys, g.hits, g.bytes
+    FROM grouped AS g
+    LEFT JOIN kth ON 1 = 1
+    WHERE kth.n IS NULL OR kth.n < top_k OR g.hits > kth.m1
+        OR (g.hits = kth.m1 AND g.bytes >= kth.m2)
 ),
 ranked AS (
     SELECT
@@ -276,7 +320,7 @@ ranked AS (
         keys,
         hits,
         bytes
-    FROM grouped
+    FROM candidates
 )
 SELECT
     CAST(rank AS BIGINT) AS rank,

@@ -11,7 +11,7 @@ SELECT
   CAST(MIN(pos) AS BIGINT) AS first_pos,
   CAST(MAX(pos) AS BIGINT) AS last_pos,
   CAST(COUNT(DISTINCT request) AS BIGINT) AS requests,
-  CAST(SUM(CASE WHEN size IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS size_nulls,
+  CAST(COUNT(*) - COUNT(size) AS BIGINT) AS size_nulls,
   CAST(MIN(size) AS BIGINT) AS size_min,
   (
     CAST(STRPOS(

@@ -1,0 +1,98 @@
+"""Where does `sqlwave export` spend its time? Times every SQL statement and the Python between.
+
+    python benchmarks/profile_export.py LOG.parquet [--explain DIR]
+
+Prints one line per statement (seconds, first words of the SQL), sorted by time, plus import and
+JSON time. With --explain, writes EXPLAIN ANALYZE of each statement slower than 0.05 s to DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+T0 = time.perf_counter()
+import sqlwave.export as export_mod  # noqa: E402
+from sqlwave.export import ExportOptions, build_wave_spec  # noqa: E402
+from sqlwave.wavespec import dumps  # noqa: E402
+
+IMPORT_S = time.perf_counter() - T0
+TIMINGS: list[tuple[float, str]] = []
+
+
+class _TimedRel:
+    def __init__(self, rel: Any, sql: str) -> None:
+        self._rel, self._sql = rel, sql
+
+    def to_arrow_table(self) -> Any:
+        t = time.perf_counter()
+        out = self._rel.to_arrow_table()
+        TIMINGS.append((time.perf_counter() - t, self._sql))
+        return out
+
+
+class _TimedCon:
+    """Proxy around a DuckDB connection that times each statement."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        t = time.perf_counter()
+        out = self._con.execute(sql, *args)
+        TIMINGS.append((time.perf_counter() - t, sql))
+        return out
+
+    def sql(self, sql: str) -> _TimedRel:
+        return _TimedRel(self._con.sql(sql), sql)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _summary(sql: str) -> str:
+    return " ".join(sql.split())[:110]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("log")
+    parser.add_argument("--explain", default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--memory-limit", default="150MB")
+    args = parser.parse_args()
+    real_connect = export_mod.connect
+    cons: list[Any] = []
+
+    def connect(**kw: Any) -> Any:
+        cons.append(real_connect(**kw))
+        return _TimedCon(cons[-1])
+
+    export_mod.connect = connect  # type: ignore[assignment]
+    opts = ExportOptions(size_col="size", request_col="request_id",
+                         engine={"threads": args.threads, "memory_limit": args.memory_limit})
+    t = time.perf_counter()
+    spec, _ = build_wave_spec([args.log], opts)
+    total = time.perf_counter() - t
+    t = time.perf_counter()
+    dumps(spec)
+    json_s = time.perf_counter() - t
+    print(f"imports {IMPORT_S:.3f}s  build_wave_spec {total:.3f}s  "
+          f"sql {sum(s for s, _ in TIMINGS):.3f}s  json {json_s:.3f}s")
+    for s, sql in sorted(TIMINGS, reverse=True)[:25]:
+        print(f"{s:8.3f}  {_summary(sql)}")
+    if args.explain:
+        out = Path(args.explain)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, (s, sql) in enumerate(sorted(TIMINGS, reverse=True)):
+            if s < 0.05 or not sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE")):
+                continue
+            body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE") else sql
+            rows = cons[0].execute(f"EXPLAIN ANALYZE {body}").fetchall()
+            (out / f"{i:02d}.txt").write_text(sql + "\n\n" + rows[0][1], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
 from sqlwave.reuse import reuse_histogram
 from sqlwave.session import Session
-from sqlwave.wavespec import FORMAT, fingerprint, key_value, rows_of
+from sqlwave.wavespec import FORMAT, fingerprint, key_value
 
 DEFAULT_DELIMITERS = ("/", ".", ":", "|")
 

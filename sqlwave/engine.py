@@ -18,9 +18,6 @@ import sqlglot.expressions as exp
 
 from sqlwave.errors import InputError, ParameterError
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
     import pyarrow as pa
 

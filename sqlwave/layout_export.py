@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.layout import (
     LayoutParams,
@@ -154,6 +151,8 @@ def load_previous(path: str, key_type: str) -> dict[str, Any]:
             "--pack-order-out to keep them all)",
             file=sys.stderr,
         )
+    import pyarrow as pa  # only with --previous: plain exports never load pyarrow
+
     kind = pa.int64() if key_type == "integer" else pa.string()
     table = pa.table(
         {
@@ -175,6 +174,8 @@ def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, A
     if sidecar:
         for candidate in (Path(sidecar), Path(path).parent / Path(sidecar).name):
             if candidate.is_file():
+                import pyarrow.parquet as pq
+
                 cols = ["key", "byte_offset", "aligned_size"]
                 return pq.read_table(candidate, columns=cols).to_pylist(), True
     return list(section.get("inline", [])), not section.get("truncated", False)

@@ -21,3 +21,26 @@ CAST((({{ x }}) - ((({{ x }}) % ({{ p }})) + ({{ p }})) % ({{ p }})) / ({{ p }})
 {% macro ratio(a, b) -%}
 CAST({{ a }} AS DOUBLE) / NULLIF({{ b }}, 0)
 {%- endmacro %}
+
+{#- CTEs level_1 .. level_<levels> over `source` (which has a text column k): level_i adds p_i,
+    the position of the i-th `delimiter` in k (0 when there are fewer). One CTE per level keeps
+    the SQL linear in the depth instead of nesting expressions. Each ends with a comma. -#}
+{% macro delimiter_levels(source, delimiter, levels) -%}
+{% for i in range(1, levels + 1) %}
+{% set prev = source if i == 1 else 'level_' ~ (i - 1) %}
+level_{{ i }} AS (
+    SELECT {{ prev }}.*,
+{% if i == 1 %}
+        strpos(k, {{ delimiter }}) AS p_1
+{% else %}
+        CASE
+            WHEN p_{{ i - 1 }} = 0 THEN 0
+            WHEN strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }}) = 0 THEN 0
+            ELSE p_{{ i - 1 }} + length({{ delimiter }}) - 1
+                + strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }})
+        END AS p_{{ i }}
+{% endif %}
+    FROM {{ prev }}
+),
+{% endfor %}
+{%- endmacro %}

@@ -28,24 +28,7 @@ prefixed AS (
     FROM keys
 ),
 {% else %}
-{#- p_i = position of the i-th delimiter (0 when there are fewer); one CTE per level keeps the
-    SQL linear in max_depth instead of nesting expressions. -#}
-level_1 AS (
-    SELECT k, hits, bytes, strpos(k, {{ delimiter }}) AS p_1
-    FROM keys
-),
-{% for i in range(2, max_depth + 1) %}
-level_{{ i }} AS (
-    SELECT level_{{ i - 1 }}.*,
-        CASE
-            WHEN p_{{ i - 1 }} = 0 THEN 0
-            WHEN strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }}) = 0 THEN 0
-            ELSE p_{{ i - 1 }} + length({{ delimiter }}) - 1
-                + strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }})
-        END AS p_{{ i }}
-    FROM level_{{ i - 1 }}
-),
-{% endfor %}
+{{ h.delimiter_levels('keys', delimiter, max_depth) -}}
 prefixed AS (
     SELECT
         CASE

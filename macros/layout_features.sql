@@ -46,27 +46,8 @@ level_0 AS (
     SELECT key, CAST(key AS VARCHAR) AS k, hits, bytes
     FROM keys
 ),
-{#- p_i = position of the i-th delimiter (0 when there are fewer), one CTE per level as in
-    cohorts.sql, so the SQL grows linearly with the depth. -#}
 {% set levels = depth if mode == 'delimiter' else 0 %}
-{% if levels >= 1 %}
-level_1 AS (
-    SELECT level_0.*, strpos(k, {{ delimiter }}) AS p_1
-    FROM level_0
-),
-{% endif %}
-{% for i in range(2, levels + 1) %}
-level_{{ i }} AS (
-    SELECT level_{{ i - 1 }}.*,
-        CASE
-            WHEN p_{{ i - 1 }} = 0 THEN 0
-            WHEN strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }}) = 0 THEN 0
-            ELSE p_{{ i - 1 }} + length({{ delimiter }}) - 1
-                + strpos(substr(k, p_{{ i - 1 }} + length({{ delimiter }})), {{ delimiter }})
-        END AS p_{{ i }}
-    FROM level_{{ i - 1 }}
-),
-{% endfor %}
+{{ h.delimiter_levels('level_0', delimiter, levels) -}}
 named AS (
     SELECT
         key,

@@ -18,9 +18,7 @@ WITH keys AS (
     )
 ), level_1 AS (
   SELECT
-    k,
-    hits,
-    bytes,
+    keys.*,
     positionUTF8(k, '.') AS p_1
   FROM keys
 ), level_2 AS (

@@ -12,7 +12,8 @@ WITH keys AS (
     WHERE key IS NOT NULL
 ),
 level_1 AS (
-    SELECT k, hits, bytes, strpos(k, '.') AS p_1
+    SELECT keys.*,
+        strpos(k, '.') AS p_1
     FROM keys
 ),
 level_2 AS (

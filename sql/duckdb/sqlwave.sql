@@ -98,7 +98,8 @@ WITH keys AS (
     WHERE key IS NOT NULL
 ),
 level_1 AS (
-    SELECT k, hits, bytes, strpos(k, delimiter) AS p_1
+    SELECT keys.*,
+        strpos(k, delimiter) AS p_1
     FROM keys
 ),
 level_2 AS (

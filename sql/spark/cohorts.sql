@@ -16,9 +16,7 @@ WITH keys AS (
     NOT key IS NULL
 ), level_1 AS (
   SELECT
-    k,
-    hits,
-    bytes,
+    keys.*,
     LOCATE('.', k) AS p_1
   FROM keys
 ), level_2 AS (

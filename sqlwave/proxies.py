@@ -20,8 +20,12 @@ GRID_COLUMNS = ("bm", "bn", "bk", "group_m", "stages", "warps")
 def read_problems(source: pa.Table | str) -> pa.Table:
     """GEMM problems (m, n, k, optional dtype, optional weight) from a table or a Parquet path."""
     if isinstance(source, str):
+        import os
+
         import pyarrow.parquet as pq
 
+        if not os.path.isfile(source):
+            raise InputError(f"problems file {source!r} does not exist; check --problems")
         try:
             source = pq.read_table(source)
         except (OSError, pa.ArrowInvalid) as e:

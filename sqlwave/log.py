@@ -15,7 +15,6 @@ from sqlwave.engine import (
     TEXT_TYPES,
     LogSource,
     expand_paths,
-    fetch_arrow,
     first_line,
     literal,
     quote,
@@ -162,7 +161,3 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     except duckdb.Error as e:
         raise InputError(f"cannot read the log files: {first_line(e)}") from e
     return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet")
-
-
-def table_of(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    return fetch_arrow(con, sql)

@@ -8,10 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from typing import Any
 
 FORMAT = "sqlwave.wavespec/1"
 FOOTER_BYTES = 1 << 16
@@ -85,8 +82,3 @@ def fingerprint(files: list[str]) -> dict[str, Any] | None:
 
 def key_value(key: Any, key_type: str) -> Any:
     return int(key) if key_type == "integer" and key is not None else key
-
-
-def rows_of(table: pa.Table) -> list[dict[str, Any]]:
-    """Arrow rows as plain dicts (ints stay ints, doubles stay floats)."""
-    return [dict(row) for row in table.to_pylist()]

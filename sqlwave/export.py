@@ -144,7 +144,9 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     with progress.stage("reuse times", con):
         metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     if opts.capacity:
-        metrics["hot_hit_share_at_capacity"] = _hot_share(session, align_bits, opts.capacity)
+        # The export's own pack order is already hot-first unless a layout replaced it.
+        hot = pack if opts.order == "hot" and layout is None else None
+        metrics["hot_hit_share_at_capacity"] = _hot_share(session, align_bits, opts.capacity, hot)
     spec: dict[str, Any] = {
         "format": FORMAT,
         "generator": {"name": "sqlwave", "version": __version__},
@@ -260,8 +262,8 @@ def _reuse(session: Session, opts: ExportOptions, accesses: int) -> dict[str, An
     return reuse_histogram(session.con, session.usage(), rate)
 
 
-def _hot_share(session: Session, align_bits: int, capacity: int) -> float | None:
-    pack = session.pack("hot", align_bits, table="sqlwave_pack_hot")
+def _hot_share(session: Session, align_bits: int, capacity: int, pack: str | None) -> float | None:
+    pack = pack or session.pack("hot", align_bits, table="sqlwave_pack_hot")
     waves = session.waves(pack, [capacity], table="sqlwave_waves_hot")
     first = [w for w in session.wave_summary(waves) if w["wave"] == 0]
     return float(first[0]["hit_share"]) if first else 0.0

@@ -39,3 +39,13 @@ def test_progress_reports_stages_when_enabled(monkeypatch):
     with Progress(enabled=True).stage("counting", con):
         con.execute("SELECT count(*) FROM range(30000000) t(i) WHERE i % 7 = 3").fetchall()
     assert "counting: done in" in buffer.getvalue()
+
+
+def test_quoting_agrees_with_sqlglot():
+    import sqlglot.expressions as exp
+
+    from sqlwave.engine import literal, quote
+
+    for name in ["key", 'my "key"; DROP TABLE x', "", "it's", "a\\b", "x\ny", "ü", '""', "a\\'b"]:
+        assert quote(name) == exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+        assert literal(name) == exp.Literal.string(name).sql(dialect="duckdb")

@@ -4,14 +4,13 @@
     Within a window of consecutive accesses, an access whose key was seen earlier in the window
     has its exact stack distance. Any other access has a distance above `seen`, the units (keys,
     or their bytes) of the distinct keys the window saw before it: those keys were all used
-    after the key's previous access. So once a window has seen more than S - 1 keys (or S
-    bytes), each of its later accesses is a hit or a miss, exactly, at every cache size <= S.
-    The same accesses serve every size, so the head is non-increasing in size by construction.
-    S is the target, or less if some window has not seen that much by its middle row: then every
-    window still gives at least its second half, and no window (no stretch of time) is dropped.
+    after the key's previous access. So once a window has seen S keys (more than S bytes),
+    each of its later accesses is a hit or a miss, exactly, at every cache size <= S. The same
+    accesses serve every size, so the head is non-increasing in size by construction. S is what
+    every window has seen by its middle row: each window gives at least its second half, and no
+    window (no stretch of time) is dropped.
 
     src        stack_distance output partitioned by `win` (one partition per window)
-    target     the largest cache size wanted (in the unit)
     stride     windows repeat every `stride` positions ...
     mid        ... and a window's middle row has idx % stride = mid
     bytes      sizes are in bytes (byte_distance, key_size) instead of objects
@@ -29,7 +28,7 @@ WITH seen AS (
 cut AS (
     -- An object access needs seen >= S (its distance is at least seen + 1); a byte access needs
     -- seen > S, as an object may weigh 0 bytes.
-    SELECT CAST(greatest(0, least({{ target }}, COALESCE(min(seen), 0) - {{ slack }})) AS BIGINT) AS max_size
+    SELECT CAST(greatest(0, COALESCE(min(seen), 0) - {{ slack }}) AS BIGINT) AS max_size
     FROM seen
     WHERE idx % {{ stride }} = {{ mid }}
 )

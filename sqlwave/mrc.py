@@ -21,7 +21,7 @@ from sqlwave.log import LOG_VIEW, bind_log
 from sqlwave.macros import render
 from sqlwave.mrc_aet import ReuseBin, aet_points, working_set
 from sqlwave.mrc_curve import curve_points, knees, size_grid, splice
-from sqlwave.mrc_head import head_points, target_size, windows
+from sqlwave.mrc_head import head_points, windows
 
 METHODS = ("exact", "shards", "aet")
 UNITS = ("objects", "bytes")
@@ -156,8 +156,7 @@ def _stack_points(con: duckdb.DuckDBPyConnection, src: str, totals: dict[str, in
     if rate >= 1 or prefix:
         return points, None
     # Small sizes the key sample cannot resolve are measured on time windows instead.
-    target = target_size(unit, rate, seen["keys"], seen["w_bytes"])
-    head, info = head_points(con, log, windows(totals["accesses"], rate), unit, target, grid)
+    head, info = head_points(con, log, windows(totals["accesses"], rate), unit, grid)
     return splice(head, points), info
 
 

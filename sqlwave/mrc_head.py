@@ -1,16 +1,18 @@
 """The head of a SHARDS miss-ratio curve, from time windows.
 
 At sample rate R a sampled stack distance k stands for k / R objects, so SHARDS cannot tell
-cache sizes below about 1 / R apart, and up to several times that, which few hot keys happen to
-fall in the key sample decides the curve (on a 10M-access Zipf 0.9 log at R = 1 %: error 0.17 at
-size 1, 0.07 at 1 / R, 0.011 at 5.5 / R, under 0.002 from 8.5 / R on). So sizes up to SPAN / R
-are measured on a *time* sample instead: a few windows of consecutive accesses, spread evenly
-over the log and taken in the scan that takes the key sample, with exact stack distances inside
-each window (`macros/mrc_head.sql` says why every size up to the head's end is then classified
-exactly). Its error depends on how many accesses it classifies, not on the log's length, so the
-windows have a fixed budget of accesses. They are read by position ranges, which DuckDB answers
-from the few Parquet row groups that hold them (0.02 s on a 10M-access log, where testing a
-position condition in the key sample's scan cost 0.06 s).
+cache sizes below about 1 / R apart, and well beyond that, which few hot keys happen to fall in
+the key sample decides the curve (10M-access Zipf 0.9 log: at R = 1 % error 0.17 at size 1,
+0.07 at 1 / R, 0.011 at 5.5 / R; at R = 10 % still 0.06 at 23 / R and 0.011 at 160 / R). So the
+small sizes are measured on a *time* sample instead: a few windows of consecutive accesses,
+spread evenly over the log, with exact stack distances inside each window. `macros/mrc_head.sql`
+says why every size up to the head's end, where each window has seen that many keys by its
+middle, is then classified exactly. Windows of 60 / R accesses put that end beyond 10 / R on
+every log tried (20 / R and more on most). The estimate's error depends on how many accesses it
+classifies, not on the log's length, so the windows have a fixed budget of accesses. They are
+read by position ranges, which DuckDB answers from the few Parquet row groups that hold them
+(0.02 s on a 10M-access log, where testing a position condition in the key sample's scan cost
+0.06 s).
 """
 
 from __future__ import annotations
@@ -25,11 +27,7 @@ from sqlwave.engine import fetch_dicts
 from sqlwave.macros import render
 from sqlwave.mrc_curve import curve_points
 
-# The head ends at SPAN / R objects, twice where SHARDS's error fell under 0.002 above.
-SPAN = 20
-# Windows three times as long as the head's end: most logs show that many distinct keys within
-# the first half of a window (a more skewed log gets a shorter head; see mrc_head.sql).
-WINDOW_SPAN = 3 * SPAN
+WINDOW_SPAN = 60
 BUDGET = 1 << 15
 # Several windows even when one would fill the budget, as a log's phases differ; not many more,
 # as each is a range test on every row read and a read of its row group.
@@ -74,18 +72,7 @@ def windows(accesses: int, rate: float) -> Windows:
     return Windows(count, length, stride, (stride - length) // 2)
 
 
-def target_size(unit: str, rate: float, keys: int, key_bytes: int) -> int:
-    """Where the head should end: SPAN / rate objects, or the bytes of that many mean-sized keys
-    (`keys` and `key_bytes` of the key sample).
-
-    >>> target_size("objects", 0.01, 10, 0), target_size("bytes", 0.01, 10, 5000)
-    (2000, 1000000)
-    """
-    per_key = key_bytes / keys if unit == "bytes" and keys else 1
-    return math.ceil(SPAN / rate * per_key)
-
-
-def head_points(con: duckdb.DuckDBPyConnection, src: str, wins: Windows, unit: str, target: int,
+def head_points(con: duckdb.DuckDBPyConnection, src: str, wins: Windows, unit: str,
                 grid: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Points at the grid sizes the windows classify, and the curve's `head` entry.
 
@@ -94,7 +81,7 @@ def head_points(con: duckdb.DuckDBPyConnection, src: str, wins: Windows, unit: s
     in_bytes = unit == "bytes"
     dist = render("stack_distance", src=wins.store(con, src), dense=True, bytes=in_bytes,
                   partition="win")
-    sql = render("mrc_head", src=f"({dist})", target=target, stride=wins.stride,
+    sql = render("mrc_head", src=f"({dist})", stride=wins.stride,
                  mid=wins.start + wins.length // 2, bytes=in_bytes)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {HEAD} AS {sql}")
     row = fetch_dicts(con, "SELECT CAST(count(*) AS BIGINT) AS n, CAST(COALESCE(sum(size), 0) AS "

@@ -13,28 +13,36 @@
     dense      whether pos counts rows (consecutive integers); if not, rows are renumbered
                (a hash-sampled log, for SHARDS), which costs one more sort
     bytes      compute byte_distance instead of distance
+    partition  optional column of src: distances are computed within each of its groups, as if
+               each were a log of its own (the time windows of SHARDS's head); with `dense`, pos
+               must be consecutive within a group
 
     Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access, and
-    the one not asked for). -#}
+    the one not asked for), and the partition column if given. -#}
+{% set part = partition if partition is defined and partition else none %}
 WITH indexed AS (
 {% if dense %}
-    SELECT key, size, request, pos AS idx
+    SELECT key, size, request, pos AS idx{% if part %}, {{ part }}{% endif %}
+
 {% else %}
-    SELECT key, size, request, CAST(row_number() OVER (ORDER BY pos ASC) AS BIGINT) AS idx
+    SELECT key, size, request, CAST(row_number() OVER (ORDER BY pos ASC) AS BIGINT) AS idx{% if part %}, {{ part }}{% endif %}
+
 {% endif %}
     FROM {{ src }}
 ),
 keyed AS (
     SELECT
-        idx, request, size,
+        idx, request, size,{% if part %} {{ part }},{% endif %}
+
         idx - lag(idx) OVER by_key AS gap,
         first_value(idx) OVER by_key AS kid,
         first_value(size) OVER by_key AS key_size
     FROM indexed
-    WINDOW by_key AS (PARTITION BY key ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW by_key AS (PARTITION BY {% if part %}{{ part }}, {% endif %}key ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT
-    idx, request, size, key_size,
+    idx, request, size, key_size,{% if part %} {{ part }},{% endif %}
+
 {% if bytes %}
     -- One DISTINCT window only: it holds most of the time and memory.
     CAST(NULL AS BIGINT) AS distance,
@@ -46,4 +54,4 @@ SELECT
     CAST(NULL AS BIGINT) AS byte_distance
 {% endif %}
 FROM keyed
-WINDOW frame AS (ORDER BY idx ASC ROWS BETWEEN COALESCE(gap, 0) PRECEDING AND CURRENT ROW)
+WINDOW frame AS ({% if part %}PARTITION BY {{ part }} {% endif %}ORDER BY idx ASC ROWS BETWEEN COALESCE(gap, 0) PRECEDING AND CURRENT ROW)

@@ -79,6 +79,7 @@ NOT_EMBEDDED: dict[str, str] = {
                       "(PostgreSQL and Spark have none)",
     "mrc_hits": "DuckDB only: an ASOF join bins accesses on the size grid",
     "mrc_prefix": "feeds mrc_hits (DuckDB only); reads stack_distance's output",
+    "mrc_head": "feeds mrc_hits (DuckDB only); reads stack_distance's output per time window",
     "mrc_reuse": "sums in HUGEINT, which Spark and PostgreSQL lack (sqlglot writes INT128)",
     "proxies": "GEMM tile-policy proxies, not an access-log macro: runs on DuckDB with the tuner",
     "layout_features": "export internals for co-access layouts (run on Spark by "

@@ -2,8 +2,10 @@
 
 `exact` computes every access's LRU stack distance with DuckDB DISTINCT window aggregates
 (`macros/stack_distance.sql`); `shards` does the same on hash-sampled keys and rescales
-(Waldspurger et al., FAST'15, with the SHARDS-adj correction); `aet` models the curve from a fine
-reuse-time histogram (Hu et al., ATC'16), one sort of the log and no per-access state.
+(Waldspurger et al., FAST'15, with the SHARDS-adj correction), and measures the small sizes that
+a key sample cannot resolve on time windows instead (`sqlwave/mrc_head.py`); `aet` models the
+curve from a fine reuse-time histogram (Hu et al., ATC'16), one sort of the log and no
+per-access state.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW, bind_log
 from sqlwave.macros import render
 from sqlwave.mrc_aet import ReuseBin, aet_points, working_set
-from sqlwave.mrc_curve import curve_points, knees, size_grid
+from sqlwave.mrc_curve import curve_points, knees, size_grid, splice
+from sqlwave.mrc_head import head_points, windows
 
 METHODS = ("exact", "shards", "aet")
 UNITS = ("objects", "bytes")
@@ -83,12 +86,15 @@ def curve_of(con: duckdb.DuckDBPyConnection, method: str, unit: str, *, rate: fl
         sql = render("mrc_reuse", src=src, rows=totals["accesses"])
         bins = [ReuseBin(**row) for row in fetch_dicts(con, sql)]
         grid = sizes or size_grid(working_set(bins, unit))
-        points, sample_rate = aet_points(bins, unit, grid), None
+        points, sample_rate, head = aet_points(bins, unit, grid), None, None
     else:
         sample_rate = (rate or DEFAULT_RATE) if method == "shards" else 1.0
-        points = _stack_points(con, src, totals, unit, sample_rate, prefix, sizes)
-    return {"method": method, "unit": unit, "curve": "prefix_hits" if prefix else "lru",
-            "sample_rate": sample_rate, "accesses": totals["accesses"],
+        points, head = _stack_points(con, src, totals, unit, sample_rate, prefix, sizes)
+    doc: dict[str, Any] = {"method": method, "unit": unit,
+                           "curve": "prefix_hits" if prefix else "lru", "sample_rate": sample_rate}
+    if head is not None:
+        doc["head"] = head
+    return {**doc, "accesses": totals["accesses"],
             "working_set": points[-1]["size"] if not sizes else None, "points": points}
 
 
@@ -115,10 +121,13 @@ def _accesses(con: duckdb.DuckDBPyConnection, align: int = 1) -> tuple[str, dict
 
 
 def _stack_points(con: duckdb.DuckDBPyConnection, src: str, totals: dict[str, int], unit: str,
-                  rate: float, prefix: bool, sizes: list[int] | None) -> list[dict[str, Any]]:
+                  rate: float, prefix: bool, sizes: list[int] | None,
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    log = src
     if rate < 1:
         # SHARDS spatial sampling: every access of a key whose hash falls under the rate. The
-        # sample is small; storing it makes the log's one scan the only one.
+        # sample is small; storing it makes this the only full scan of the log (the head's
+        # time windows read a few row groups).
         threshold = max(1, round(rate * MODULUS))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {SAMPLE} AS SELECT * FROM {src} "
                     f"WHERE hash(key) % {MODULUS} < {threshold}")
@@ -143,7 +152,12 @@ def _stack_points(con: duckdb.DuckDBPyConnection, src: str, totals: dict[str, in
     expected, expected_bytes = totals["accesses"] * rate, totals["bytes"] * rate
     hits = [r["hits"] + expected - seen["n"] for r in rows]
     hit_bytes = [r["hit_bytes"] + expected_bytes - seen["b"] for r in rows]
-    return curve_points(grid, hits, hit_bytes, expected, expected_bytes)
+    points = curve_points(grid, hits, hit_bytes, expected, expected_bytes)
+    if rate >= 1 or prefix:
+        return points, None
+    # Small sizes the key sample cannot resolve are measured on time windows instead.
+    head, info = head_points(con, log, windows(totals["accesses"], rate), unit, grid)
+    return splice(head, points), info
 
 
 def _sample_totals(con: duckdb.DuckDBPyConnection, src: str) -> dict[str, int]:

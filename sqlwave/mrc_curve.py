@@ -44,6 +44,25 @@ def curve_points(grid: list[int], hits: list[float], hit_bytes: list[float], acc
             for s, h, b in zip(grid, hits, hit_bytes, strict=False)]
 
 
+def splice(head: list[dict[str, Any]], tail: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The head's points, then the tail's at larger sizes, capped at the head's last ratios.
+
+    Two estimates meet here (time windows below, SHARDS above); capping keeps the curve
+    non-increasing without moving the head, whose ratios are the better measured.
+
+    >>> head = [{"size": 1, "miss_ratio": 0.5, "byte_miss_ratio": 0.6}]
+    >>> tail = [{"size": s, "miss_ratio": m, "byte_miss_ratio": 0.1} for s, m in [(1, 0), (2, 0.7)]]
+    >>> [(p["size"], p["miss_ratio"], p["byte_miss_ratio"]) for p in splice(head, tail)]
+    [(1, 0.5, 0.6), (2, 0.5, 0.1)]
+    """
+    if not head:
+        return tail
+    last = head[-1]
+    return head + [{"size": p["size"], "miss_ratio": min(p["miss_ratio"], last["miss_ratio"]),
+                    "byte_miss_ratio": min(p["byte_miss_ratio"], last["byte_miss_ratio"])}
+                   for p in tail if p["size"] > last["size"]]
+
+
 def _ratio(a: float, b: float) -> float:
     return round(min(1.0, max(0.0, a / b)), 9) if b else 0.0
 

@@ -39,3 +39,4 @@ def test_progress_reports_stages_when_enabled(monkeypatch):
     with Progress(enabled=True).stage("counting", con):
         con.execute("SELECT count(*) FROM range(30000000) t(i) WHERE i % 7 = 3").fetchall()
     assert "counting: done in" in buffer.getvalue()
+

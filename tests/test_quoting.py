@@ -18,6 +18,7 @@ NASTY = [
     'a"; DROP TABLE x; --',
     "it's",
     "back\\slash\\",
+    "a\\'b",
     "new\nline\ttab",
     "ключ",
     "鍵",
@@ -32,7 +33,7 @@ NASTY = [
 ]
 
 
-@pytest.mark.parametrize("name", NASTY)
+@pytest.mark.parametrize("name", [*NASTY, ""])
 def test_quote_matches_sqlglot(name: str) -> None:
     assert quote(name) == exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
     assert literal(name) == exp.Literal.string(name).sql(dialect="duckdb")

@@ -11,12 +11,14 @@
     overflow), HUGEINT otherwise. A key's size is its size at its first access (one window
     ordering for lag, key id and size).
 
-    With `chunk`, the rows are cut into chunks of that many rows, each a window partition of its
-    own, led by the LRU stack at the chunk's start: one context row per key seen before, at its
-    last access (its value only). A frame that starts before the chunk then starts at the key's
-    context row instead, and holds the same distinct keys: those of the stack above it, plus
-    the chunk's rows up to the access. Partitions of ~chunk + keys rows, instead of one of all
-    rows, keep the DISTINCT window's merge-sort trees small and let threads work on several.
+    With `chunk` (bytes only), the rows are cut into chunks of that many rows, each its own
+    window partition, led by the LRU stack at the chunk's start: a row for each key reused in
+    the chunk, at its last access before the chunk, and between those rows one row per run of
+    the other keys, carrying their summed bytes (value = a member's row * shift + bytes). A frame
+    that starts before the chunk then starts at the key's stack row instead and sums the same
+    bytes: the stack above the key, plus the chunk's new keys up to the access. Partitions of
+    about chunk + twice the reused keys, instead of one of all rows, keep the DISTINCT window's
+    merge-sort trees small and let threads work on several.
 
     src        log relation with columns key, size, request, pos (NULL keys already removed)
     dense      whether pos counts rows (consecutive integers); if not, rows are renumbered
@@ -24,7 +26,7 @@
     bytes      compute byte_distance instead of distance
     shift      (bytes) a power of two above the bytes of all keys; default 2^50
     wide       (bytes) encode in HUGEINT; default true
-    chunk      rows per chunk, or none (default) for one window over all rows
+    chunk      (bytes) rows per chunk, or none (default) for one window over all rows
     rows       (chunk) the number of rows in src
 
     Columns: idx, request, size, key_size, distance, byte_distance (NULL for a first access, and
@@ -35,8 +37,9 @@
 {% if chunk %}
 {% set last_part = ((rows - 1) if dense else rows) // chunk %}
 {% endif %}
-{% set kid = "CAST(kid AS HUGEINT)" if wide else "kid" %}
-{% set value = (kid ~ " * " ~ shift ~ " + key_size") if bytes else "kid" %}
+{% if chunk and not bytes %}{{ raise_error("stack_distance: chunk goes with bytes only") }}{% endif %}
+{#- encode(id, bytes): a value unique to `id` whose sum over a frame, mod shift, sums `bytes`. -#}
+{% macro encode(id, bytes) %}{{ ("CAST(" ~ id ~ " AS HUGEINT)") if wide else id }} * {{ shift }} + {{ bytes }}{% endmacro %}
 WITH indexed AS (
 {% if dense %}
     SELECT key, size, request, pos AS idx
@@ -58,40 +61,55 @@ keyed AS (
     WINDOW by_key AS (PARTITION BY key ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ){% if chunk %},
 valued AS (
-    SELECT idx, request, size, key_size, next_idx, {{ value }} AS value FROM keyed
+    SELECT idx, request, size, key_size, gap, next_idx, {{ encode("kid", "key_size") }} AS value,
+           idx // {{ chunk }} AS part, COALESCE(next_idx // {{ chunk }}, {{ last_part + 1 }}) AS next_part
+    FROM keyed
+),
+stacked AS (
+    -- A key's last access in a chunk is in the LRU stack at the start of each later chunk, up
+    -- to the one where the key is reused.
+    SELECT unnest(range(part + 1, LEAST(next_part, {{ last_part }}) + 1)) AS part,
+           idx, key_size, value, next_idx, next_part
+    FROM valued
+    WHERE next_part > part
+),
+runs AS (
+    SELECT part, idx, value, next_idx, next_part = part AS reused,
+           CAST(sum(CASE WHEN next_part = part THEN 0 ELSE key_size END) OVER by_idx AS BIGINT) AS passed_bytes,
+           lead(next_part = part, 1, TRUE) OVER by_idx AS run_ends
+    FROM stacked
+    WINDOW by_idx AS (PARTITION BY part ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+stack AS (
+    -- Keys reused in the chunk keep their rows; each run of the others between two of them
+    -- becomes one row at its last member, its bytes in the value.
+    SELECT part, idx, reused, next_idx,
+           CASE WHEN reused THEN value
+                ELSE {{ encode("idx", "passed_bytes - lag(passed_bytes, 1, 0) OVER by_idx") }} END AS value,
+           count(*) OVER (by_idx ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS depth
+    FROM runs
+    WHERE reused OR run_ends
+    WINDOW by_idx AS (PARTITION BY part ORDER BY idx ASC)
 ),
 framed AS (
-    SELECT idx // {{ chunk }} AS part, idx, request, size, key_size, value, FALSE AS context
-    FROM valued
+    -- A key reused in the chunk reaches back to its stack row: past the stack rows from it on
+    -- (depth) and the chunk's rows before the access.
+    SELECT v.part, v.idx, v.request, v.size, v.key_size, v.value, FALSE AS context,
+           CASE WHEN s.depth IS NULL THEN v.gap ELSE s.depth + v.idx - v.part * {{ chunk }} END AS gap
+    FROM valued AS v
+    LEFT JOIN stack AS s ON s.reused AND s.next_idx = v.idx
     UNION ALL
-    -- A key's last access in a chunk is its row of the LRU stack at the start of every later
-    -- chunk up to (and with) the one of its next access.
-    SELECT unnest(range(idx // {{ chunk }} + 1, COALESCE(next_idx // {{ chunk }}, {{ last_part }}) + 1)) AS part,
-           idx, NULL AS request, NULL AS size, NULL AS key_size, value, TRUE AS context
-    FROM valued
-    WHERE next_idx IS NULL OR next_idx // {{ chunk }} > idx // {{ chunk }}
-),
-ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY part ORDER BY idx ASC) AS rn FROM framed
-),
-linked AS (
-    -- Rows back to the key's previous row in the partition (its access or its context row);
-    -- NULL only for a key's first access.
-    SELECT *, rn - lag(rn) OVER (PARTITION BY part, value ORDER BY idx ASC) AS gap FROM ranked
+    SELECT part, idx, NULL AS request, NULL AS size, NULL AS key_size, value, TRUE AS context, NULL AS gap
+    FROM stack
 )
 SELECT idx, request, size, key_size, distance, byte_distance
 FROM (
     SELECT
         idx, request, size, key_size, context,
-{% if bytes %}
         CAST(NULL AS BIGINT) AS distance,
         CASE WHEN gap IS NULL THEN NULL
              ELSE CAST(sum(DISTINCT value) OVER frame % {{ shift }} AS BIGINT) END AS byte_distance
-{% else %}
-        CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT value) OVER frame AS BIGINT) END AS distance,
-        CAST(NULL AS BIGINT) AS byte_distance
-{% endif %}
-    FROM linked
+    FROM framed
     WINDOW frame AS (PARTITION BY part ORDER BY idx ASC ROWS BETWEEN COALESCE(gap, 0) PRECEDING AND CURRENT ROW)
 ) AS distances
 WHERE NOT context
@@ -103,7 +121,7 @@ SELECT
     -- One DISTINCT window only: it holds most of the time and memory.
     CAST(NULL AS BIGINT) AS distance,
     CASE WHEN gap IS NULL THEN NULL
-         ELSE CAST(sum(DISTINCT {{ value }}) OVER frame % {{ shift }} AS BIGINT) END AS byte_distance
+         ELSE CAST(sum(DISTINCT {{ encode("kid", "key_size") }}) OVER frame % {{ shift }} AS BIGINT) END AS byte_distance
 {% else %}
     CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
     CAST(NULL AS BIGINT) AS byte_distance

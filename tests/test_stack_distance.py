@@ -8,6 +8,7 @@ import pytest
 
 from sqlwave import mrc
 from sqlwave.engine import connect, fetch_dicts
+from sqlwave.errors import ParameterError
 from sqlwave.log import bind_log
 from sqlwave.macros import render
 from sqlwave.mrc import miss_ratio_curve
@@ -72,15 +73,18 @@ def test_chunked_shards_and_prefix_match_one_window(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("dense", [True, False])
-@pytest.mark.parametrize("unit_bytes", [True, False])
-def test_every_chunk_size_gives_the_same_distances(dense: bool, unit_bytes: bool) -> None:
+def test_every_chunk_size_gives_the_same_distances(dense: bool) -> None:
     con = connect()
     bind_log(con, zipf_log(1500, 200, seed=11), "key", "size")
     src = "(SELECT key, size, request, pos FROM sqlwave_log)"
-    plan = {"shift": 1 << 20, "wide": False, "rows": 1500} if unit_bytes else {"rows": 1500}
-    runs = [fetch_dicts(con, "SELECT idx, distance, byte_distance FROM ("
-                        + render("stack_distance", src=src, dense=dense, bytes=unit_bytes,
-                                 chunk=chunk, **plan) + ") ORDER BY idx")
+    runs = [fetch_dicts(con, "SELECT idx, byte_distance FROM ("
+                        + render("stack_distance", src=src, dense=dense, bytes=True, shift=1 << 20,
+                                 wide=chunk == 7, chunk=chunk, rows=1500) + ") ORDER BY idx")
             for chunk in (None, 1, 7, 64, 1499, 5000)]
     assert all(run == runs[0] for run in runs[1:])
-    assert sum(r["byte_distance" if unit_bytes else "distance"] is not None for r in runs[0]) > 1000
+    assert sum(r["byte_distance"] is not None for r in runs[0]) > 1000
+
+
+def test_chunks_need_bytes() -> None:
+    with pytest.raises(ParameterError, match="bytes only"):
+        render("stack_distance", src="log", dense=True, bytes=False, chunk=10, rows=100)

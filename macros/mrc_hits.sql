@@ -11,13 +11,18 @@
     Columns: size, hits, hit_bytes (cumulative, ascending size). -#}
 {% if grid | length == 0 %}{{ raise_error("the size grid is empty") }}{% endif %}
 {#- bin(lo, hi): the number of grid sizes below distance, known to lie in [lo, hi). -#}
-{% macro bin(lo, hi) %}{% if hi - lo == 1 %}{{ lo }}{% else %}{% set mid = (lo + hi) // 2 %}CASE WHEN distance <= CAST({{ grid[mid - 1] }} AS DOUBLE) THEN {{ bin(lo, mid) }} ELSE {{ bin(mid, hi) }} END{% endif %}{% endmacro %}
+{% macro bin(lo, hi) -%}
+{% if hi - lo == 1 %}{{ lo }}{% else %}{% set mid = (lo + hi) // 2 -%}
+CASE WHEN distance <= CAST({{ grid[mid - 1] }} AS DOUBLE) THEN {{ bin(lo, mid) }} ELSE {{ bin(mid, hi) }} END
+{%- endif %}
+{%- endmacro %}
 WITH grid AS (
     SELECT * FROM (VALUES {% for g in grid %}{% if not loop.first %}, {% endif %}({{ loop.index0 }}, CAST({{ g }} AS DOUBLE)){% endfor %}) AS t(bin, size)
 ),
 binned AS (
     -- bin {{ grid | length }}: above the largest size, a miss everywhere
-    SELECT {{ bin(0, grid | length + 1) }} AS bin, CAST(count(*) AS BIGINT) AS n, CAST(sum(size) AS BIGINT) AS b
+    SELECT {{ bin(0, grid | length + 1) }} AS bin,
+           CAST(count(*) AS BIGINT) AS n, CAST(sum(size) AS BIGINT) AS b
     FROM {{ src }}
     WHERE distance IS NOT NULL
     GROUP BY 1

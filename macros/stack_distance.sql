@@ -39,7 +39,9 @@
 {% endif %}
 {% if chunk and not bytes %}{{ raise_error("stack_distance: chunk goes with bytes only") }}{% endif %}
 {#- encode(id, bytes): a value unique to `id` whose sum over a frame, mod shift, sums `bytes`. -#}
-{% macro encode(id, bytes) %}{{ ("CAST(" ~ id ~ " AS HUGEINT)") if wide else id }} * {{ shift }} + {{ bytes }}{% endmacro %}
+{% macro encode(id, bytes) -%}
+{{ ("CAST(" ~ id ~ " AS HUGEINT)") if wide else id }} * {{ shift }} + {{ bytes }}
+{%- endmacro %}
 WITH indexed AS (
 {% if dense %}
     SELECT key, size, request, pos AS idx
@@ -75,7 +77,8 @@ stacked AS (
 ),
 runs AS (
     SELECT part, idx, value, next_idx, next_part = part AS reused,
-           CAST(sum(CASE WHEN next_part = part THEN 0 ELSE key_size END) OVER by_idx AS BIGINT) AS passed_bytes,
+           CAST(sum(CASE WHEN next_part = part THEN 0 ELSE key_size END) OVER by_idx AS BIGINT)
+               AS passed_bytes,
            lead(next_part = part, 1, TRUE) OVER by_idx AS run_ends
     FROM stacked
     WINDOW by_idx AS (PARTITION BY part ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
@@ -99,7 +102,8 @@ framed AS (
     FROM valued AS v
     LEFT JOIN stack AS s ON s.reused AND s.next_idx = v.idx
     UNION ALL
-    SELECT part, idx, NULL AS request, NULL AS size, NULL AS key_size, value, TRUE AS context, NULL AS gap
+    SELECT part, idx, NULL AS request, NULL AS size, NULL AS key_size, value, TRUE AS context,
+           NULL AS gap
     FROM stack
 )
 SELECT idx, request, size, key_size, distance, byte_distance
@@ -121,7 +125,8 @@ SELECT
     -- One DISTINCT window only: it holds most of the time and memory.
     CAST(NULL AS BIGINT) AS distance,
     CASE WHEN gap IS NULL THEN NULL
-         ELSE CAST(sum(DISTINCT {{ encode("kid", "key_size") }}) OVER frame % {{ shift }} AS BIGINT) END AS byte_distance
+         ELSE CAST(sum(DISTINCT {{ encode("kid", "key_size") }}) OVER frame
+                   % {{ shift }} AS BIGINT) END AS byte_distance
 {% else %}
     CASE WHEN gap IS NULL THEN NULL ELSE CAST(count(DISTINCT kid) OVER frame AS BIGINT) END AS distance,
     CAST(NULL AS BIGINT) AS byte_distance

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from sqlwave.engine import fetch_dicts
 from sqlwave.log import LOG_VIEW
 from sqlwave.macros import render
@@ -62,8 +60,7 @@ def reuse_histogram(con: Any, usage: str, rate: float) -> dict[str, Any]:
     ).fetchall()[0][0]
     src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
     rows = fetch_dicts(con, render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
-                                   sampled_id=None if collisions else "h60",
-                                   lists=isinstance(con, duckdb.DuckDBPyConnection)))
+                                   sampled_id=None if collisions else "h60"))
     return {
         "method": "exact" if heavy is None else "stratified-key-sample",
         "sample_rate": min(rate, 1.0),

@@ -53,22 +53,3 @@ def test_sampled_histogram_is_close_to_exact(tmp_path):
 def test_auto_rate_is_recorded():
     spec = export_wave_spec(pa.table({"key": ["a", "a"]}), "key")
     assert spec["parameters"]["reuse_sample"] == 1.0
-
-
-def test_list_gaps_equal_window_gaps(tmp_path):
-    # DuckDB runs the reuse macro with per-key position lists; other engines with lag().
-    import duckdb
-
-    from sqlwave.macros import render
-
-    path = tmp_path / "log.parquet"
-    write_example_log(str(path), rows=50_000)
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW log AS SELECT key, CAST(file_row_number AS BIGINT) AS pos "
-                f"FROM read_parquet('{path}', file_row_number = true)")
-    con.execute("CREATE TABLE kept AS SELECT key, count(*) AS hits FROM log GROUP BY key "
-                "HAVING hash(key) % 3 = 0")
-    rows = {lists: con.execute(render("reuse", src="log", sampled="kept", max_bucket=48,
-                                      lists=lists)).fetchall() for lists in (False, True)}
-    assert rows[True] == rows[False]
-    assert sum(n for _, _, n in rows[True]) > 10_000

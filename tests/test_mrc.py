@@ -30,15 +30,21 @@ def zipf_log(n: int, keys: int, alpha: float = 0.9, seed: int = 3) -> pa.Table:
 def lru(keys: list[int], sizes: list[int], capacity: float) -> tuple[float, float]:
     """Miss ratio and byte miss ratio of an LRU cache that evicts until the new object fits;
     an object larger than the whole cache flushes it (what the LRU stack model assumes)."""
+    miss = missed(keys, sizes, capacity)
+    return sum(miss) / len(keys), sum(s for s, m in zip(sizes, miss, strict=True) if m) / sum(sizes)
+
+
+def missed(keys: list[int], sizes: list[int], capacity: float) -> list[bool]:
+    """Whether each access misses in that LRU cache."""
     cache: OrderedDict[int, int] = OrderedDict()
-    used = misses = missed = 0
-    for k, s in zip(keys, sizes, strict=False):
+    used, out = 0, []
+    for k, s in zip(keys, sizes, strict=True):
+        out.append(k not in cache)
         if k in cache:
             cache.move_to_end(k)
             continue
-        misses, missed = misses + 1, missed + s
         used = insert(cache, used, k, s, capacity)
-    return misses / len(keys), missed / sum(sizes)
+    return out
 
 
 def insert(cache: OrderedDict[int, int], used: int, key: int, size: int, capacity: float) -> int:

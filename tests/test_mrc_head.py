@@ -3,33 +3,15 @@ direct OrderedDict LRU simulation of tests/test_mrc.py."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pyarrow as pa
 import pytest
 
 import sqlwave.mrc
 from sqlwave.mrc import miss_ratio_curve
 from sqlwave.mrc_head import windows
-from tests.test_mrc import columns, lru, zipf_log
+from tests.test_mrc import columns, lru, missed, zipf_log
 
 RATE = 0.01
-
-
-def missed(keys: list[int], sizes: list[int], capacity: int) -> list[bool]:
-    """Whether each access misses in an LRU cache of `capacity` (the oracle of test_mrc.py,
-    access by access)."""
-    cache: OrderedDict[int, int] = OrderedDict()
-    used, out = 0, []
-    for k, s in zip(keys, sizes, strict=True):
-        out.append(k not in cache)
-        if k in cache:
-            cache.move_to_end(k)
-            continue
-        cache[k], used = s, used + s
-        while used > capacity:
-            used -= cache.popitem(last=False)[1]
-    return out
 
 
 def classified(keys: list[int], sizes: list[int], rate: float, max_size: int,

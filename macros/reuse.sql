@@ -9,7 +9,7 @@
     max_bucket   highest bucket to spell out (2^max_bucket must exceed the log length)
 
     Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
-    lets the caller weight a sample exactly (each hits value has one inclusion probability). -#}
+    lets the caller scale a sample per hits class (sqlwave/reuse.py). -#}
 WITH accesses AS (
 {% if sampled %}
     SELECT {{ ('s.' ~ sampled_id) if sampled_id is defined and sampled_id else 'a.key' }} AS key, a.pos, s.hits

@@ -30,10 +30,38 @@ def load_schema(name: str = "wavespec") -> dict[str, Any]:
 def dumps(doc: Any) -> str:
     """Canonical JSON: same input, same bytes (insertion order is fixed by the builders).
 
-    >>> dumps({"a": 1.0, "b": [1, 2]})
-    '{\\n  "a": 1.0,\\n  "b": [\\n    1,\\n    2\\n  ]\\n}\\n'
+    Objects are indented; a non-empty list puts each element on one line, compact: a 1000-entry
+    pack order is 1000 lines that grep and diff well, and the file is a quarter smaller than with
+    indent=2 everywhere (which also runs json's pure-Python encoder, twice as slow).
+
+    >>> print(dumps({"a": 1.0, "b": [1, {"c": "d", "e": []}], "f": {}}), end="")
+    {
+      "a": 1.0,
+      "b": [
+        1,
+        {"c": "d", "e": []}
+      ],
+      "f": {}
+    }
     """
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return _dump(doc, "") + "\n"
+
+
+_flat = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+
+
+def _dump(value: Any, pad: str) -> str:
+    inner = pad + "  "
+    if isinstance(value, dict) and value:
+        for k in value:
+            if not isinstance(k, str):
+                raise TypeError(f"JSON object keys must be strings, got {k!r}")
+        items = ",\n".join(f"{inner}{_flat(k)}: {_dump(v, inner)}" for k, v in value.items())
+        return f"{{\n{items}\n{pad}}}"
+    if isinstance(value, list) and value:
+        items = ",\n".join(inner + _flat(v) for v in value)
+        return f"[\n{items}\n{pad}]"
+    return _flat(value)
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:

@@ -11,7 +11,7 @@ from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
-from sqlwave.reuse import reuse_histogram
+from sqlwave.reuse import ReuseHistogram
 from sqlwave.session import Session
 from sqlwave.wavespec import FORMAT, fingerprint, key_value
 
@@ -112,8 +112,6 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
              progress: Progress | None = None) -> tuple[dict[str, Any], Session]:
     """The export over an already bound log, on a DuckDB connection or any connection that
     offers the same calls (sqlwave.warehouse.EngineConnection: Spark, PostgreSQL)."""
-    from sqlwave.layout_export import export_pack
-
     opts.check()
     progress = progress or Progress(enabled=False)
     # Nothing in the WaveSpec reads usage.requests (the costliest part of a 10M-row scan); a
@@ -122,27 +120,16 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     with progress.stage("scanning the log", con):
         session.usage()
     metrics = _checked_metrics(session, opts)
-    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
-    with progress.stage("cohorts", con):
-        cohorts = _cohorts(session, opts)
-    with progress.stage("pack order and waves", con):
-        pack, layout = export_pack(session, opts, align_bits)
-        total = int(fetch_dicts(
-            con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
-        budgets, expected = _budgets(session, opts, total, align_bits)
-        boundaries = cumulative(budgets)
-        waves = session.waves(pack, boundaries)
-        wave_rows = session.wave_summary(waves)
-    with progress.stage("extents", con):
-        objects = session.addressed(waves, opts.key_scale)
-        extents = _extent_section(session, objects, opts)
-        per_wave = session.extent_counts(objects, opts.page_bits, "wave")
-    for w in wave_rows:
-        w["extents"] = per_wave.get(w["wave"], 0)
-        if w["wave"] < len(expected):
-            w["expected_hit_ratio"] = expected[w["wave"]]
+    # Started now, it runs beside the sections below (sqlwave/reuse.py).
+    reuse = _start_reuse(session, opts, metrics["rows"] - metrics["null_keys"])
+    try:
+        cohorts, pack, layout, budgets, wave_rows, extents = _sections(session, opts, progress)
+    except BaseException:
+        reuse.cancel()
+        raise
     with progress.stage("reuse times", con):
-        metrics["reuse_time_histogram"] = _reuse(session, opts, metrics["rows"] - metrics["null_keys"])
+        metrics["reuse_time_histogram"] = reuse.result()
+    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     if opts.capacity:
         # The export's own pack order is already hot-first unless a layout replaced it.
         hot = pack if opts.order == "hot" and layout is None else None
@@ -162,6 +149,32 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         spec["pack_order"]["strategy"] = layout["strategy"]
         spec["layout"] = layout
     return spec, session
+
+
+def _sections(session: Session, opts: ExportOptions, progress: Progress) -> tuple[Any, ...]:
+    """Cohorts, pack order, waves and extents."""
+    from sqlwave.layout_export import export_pack
+
+    con = session.con
+    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
+    with progress.stage("cohorts", con):
+        cohorts = _cohorts(session, opts)
+    with progress.stage("pack order and waves", con):
+        pack, layout = export_pack(session, opts, align_bits)
+        total = int(fetch_dicts(
+            con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
+        budgets, expected = _budgets(session, opts, total, align_bits)
+        waves = session.waves(pack, cumulative(budgets))
+        wave_rows = session.wave_summary(waves)
+    with progress.stage("extents", con):
+        objects = session.addressed(waves, opts.key_scale)
+        extents = _extent_section(session, objects, opts)
+        per_wave = session.extent_counts(objects, opts.page_bits, "wave")
+    for w in wave_rows:
+        w["extents"] = per_wave.get(w["wave"], 0)
+        if w["wave"] < len(expected):
+            w["expected_hit_ratio"] = expected[w["wave"]]
+    return cohorts, pack, layout, budgets, wave_rows, extents
 
 
 def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
@@ -257,9 +270,9 @@ def auto_sample_rate(accesses: int) -> float:
     return max(0.01, round(200_000 / accesses, 3))
 
 
-def _reuse(session: Session, opts: ExportOptions, accesses: int) -> dict[str, Any]:
+def _start_reuse(session: Session, opts: ExportOptions, accesses: int) -> ReuseHistogram:
     rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
-    return reuse_histogram(session.con, session.usage(), rate)
+    return ReuseHistogram(session.con, session.usage(), rate, session.log.views)
 
 
 def _hot_share(session: Session, align_bits: int, capacity: int, pack: str | None) -> float | None:

@@ -36,6 +36,9 @@ class BoundLog:
     key_type: str
     has_size: bool
     has_request: bool
+    # The statements that made the views, when they read only files: replayed on a second cursor
+    # of the same database (temp views are per cursor), they give it the same log.
+    views: list[str] | None = None
 
 
 def bind_log(
@@ -51,7 +54,7 @@ def bind_log(
     Accesses are positioned in file order, or by `order_col` (e.g. a timestamp; ties keep file
     order) when the files are not in access order.
     """
-    source = _bind_raw(con, logs)
+    source, raw_view = _bind_raw(con, logs)
     types = _column_types(con)
     source.columns = types
     for col in (key_col, size_col, request_col, order_col):
@@ -74,11 +77,11 @@ def bind_log(
     if order_col is not None:
         pos_sql = (f"CAST(row_number() OVER (ORDER BY {quote(order_col)} ASC NULLS LAST, "
                    "sqlwave_pos ASC) - 1 AS BIGINT)")
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key_sql} AS key, {size_sql} AS size, "
-        f"{request_sql} AS request, {pos_sql} AS pos FROM {RAW_VIEW}"
-    )
-    return BoundLog(source, key_type, size_col is not None, request_col is not None)
+    view = (f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key_sql} AS key, {size_sql} AS size, "
+            f"{request_sql} AS request, {pos_sql} AS pos FROM {RAW_VIEW}")
+    con.execute(view)
+    views = [raw_view, view] if raw_view else None
+    return BoundLog(source, key_type, size_col is not None, request_col is not None, views)
 
 
 def _base(type_name: str) -> str:
@@ -105,14 +108,15 @@ def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {row[0]: str(row[1]) for row in cur.fetchall()}
 
 
-def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> LogSource:
+def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> tuple[LogSource, str | None]:
+    """Create RAW_VIEW; return the source and, for files, the statement that made the view."""
     if isinstance(logs, duckdb.DuckDBPyRelation):
         logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
     # pyarrow is not imported for Parquet paths (it is the slowest import of a CLI run); if it
     # was never imported, `logs` cannot be an Arrow table.
     arrow = sys.modules.get("pyarrow")
     if arrow is not None and isinstance(logs, arrow.Table):
-        return _bind_arrow(con, logs)
+        return _bind_arrow(con, logs), None
     files = expand_paths(logs)
     return _bind_parquet(con, files)
 
@@ -129,7 +133,7 @@ def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
     return LogSource(file_rows=[table.num_rows], kind="arrow")
 
 
-def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource:
+def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[LogSource, str]:
     rows, sizes = [], []
     for f in files:
         try:
@@ -150,14 +154,13 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> LogSource
     else:
         cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets, strict=False))
         pos = f"file_row_number + CASE sqlwave_file {cases} END"
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+    view = (f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
             f"SELECT * EXCLUDE (file_row_number, sqlwave_file), CAST({pos} AS BIGINT) AS sqlwave_pos "
             f"FROM read_parquet({file_list}, filename = 'sqlwave_file', file_row_number = true, "
-            "union_by_name = true)"
-        )
+            "union_by_name = true)")
+    try:
+        con.execute(view)
         con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()
     except duckdb.Error as e:
         raise InputError(f"cannot read the log files: {first_line(e)}") from e
-    return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet")
+    return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet"), view

@@ -14,8 +14,12 @@ Twitter trace 0.026 against 0.046 (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+import duckdb
 
 from sqlwave.engine import fetch_dicts
 from sqlwave.log import LOG_VIEW
@@ -23,6 +27,7 @@ from sqlwave.macros import render
 
 MAX_BUCKET = 48
 MIN_KEYS = 2
+KEPT = "sqlwave_reuse_keys"
 
 
 def hits_class(hits: int) -> int:
@@ -43,28 +48,72 @@ def keys_to_keep(keys: int, rate: float) -> int:
     return min(keys, max(MIN_KEYS, math.ceil(rate * keys)))
 
 
-def reuse_histogram(con: Any, usage: str, rate: float) -> dict[str, Any]:
-    """The histogram section of the WaveSpec metrics, exact when rate >= 1."""
-    counts = [(int(h), int(n)) for h, n in con.execute(
-        f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
-    ).fetchall()]
-    sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)"
-    if rate < 1:
-        sampled = _sample(usage, counts, rate)
-    # The per-key window partitions on hash60 (an integer) instead of the key text when no two
-    # keys share one, which the check confirms; a shared hash60 falls back to the key itself.
-    collisions = con.execute(
-        f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
-    ).fetchall()[0][0]
+class ReuseHistogram:
+    """The histogram section of the WaveSpec metrics, exact when rate >= 1; `result()` gives it.
+
+    With `views` (sqlwave.log.BoundLog.views: the log comes from files) on DuckDB, the per-access
+    pass runs on a second cursor in a thread, so it overlaps the caller's next queries, which
+    are small and mostly single-threaded (cohorts, pack order, waves, extents).
+    """
+
+    def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None = None) -> None:
+        self.rate = rate
+        self.counts = [(int(h), int(n)) for h, n in con.execute(
+            f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
+        ).fetchall()]
+        sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)"
+        if rate < 1:
+            sampled = _sample(usage, self.counts, rate)
+        # The per-key window partitions on hash60 (an integer) instead of the key text when no
+        # two keys share one, which the check confirms; a shared hash60 falls back to the key.
+        collisions = con.execute(
+            f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
+        ).fetchall()[0][0]
+        self._rows: list[dict[str, Any]] | None = None
+        self._future: Future[list[dict[str, Any]]] | None = None
+        if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
+            self._rows = fetch_dicts(con, _sql(sampled, collisions))
+            return
+        # Temp tables are per cursor: the kept keys go to a table of the database itself.
+        con.execute(f"CREATE OR REPLACE TABLE {KEPT} AS SELECT key, hits, h60 FROM {sampled} AS s")
+        self._cursor = con.cursor()
+        for view in views:
+            self._cursor.execute(view)
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(fetch_dicts, self._cursor, _sql(KEPT, collisions))
+
+    def result(self) -> dict[str, Any]:
+        if self._future is not None:
+            try:
+                self._rows = self._future.result()
+            finally:
+                self._close()
+        exact = self.rate >= 1
+        out: dict[str, Any] = {"method": "exact" if exact else "stratified-key-sample",
+                               "sample_rate": min(self.rate, 1.0)}
+        if not exact:
+            out.update(strata="log2(hits)", min_keys_per_stratum=MIN_KEYS)
+        out.update(unit="accesses", buckets=_buckets(self._rows or [], self.counts, exact))
+        return out
+
+    def cancel(self) -> None:
+        """Stop the background pass: the caller failed before it needed the result."""
+        if self._future is not None:
+            self._cursor.interrupt()
+            with contextlib.suppress(duckdb.Error):  # the caller's own error is the one to report
+                self._close()
+
+    def _close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._future = None
+        self._cursor.execute(f"DROP TABLE IF EXISTS {KEPT}")
+        self._cursor.close()
+
+
+def _sql(sampled: str, collisions: int) -> str:
     src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
-    rows = fetch_dicts(con, render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
-                                   sampled_id=None if collisions else "h60"))
-    out: dict[str, Any] = {"method": "exact" if rate >= 1 else "stratified-key-sample",
-                           "sample_rate": min(rate, 1.0)}
-    if rate < 1:
-        out.update(strata="log2(hits)", min_keys_per_stratum=MIN_KEYS)
-    out.update(unit="accesses", buckets=_buckets(rows, counts, exact=rate >= 1))
-    return out
+    return render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
+                  sampled_id=None if collisions else "h60")
 
 
 def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow as pa
-import pytest
 import pyarrow.parquet as pq
+import pytest
 
 from sqlwave import export_wave_spec
+from sqlwave.engine import connect
+from sqlwave.errors import InputError
 from sqlwave.example import write_example_log
+from sqlwave.log import bind_log
+from sqlwave.reuse import KEPT, ReuseHistogram
+from sqlwave.session import Session
 
 
 def reference_histogram(keys: list) -> dict[int, int]:
@@ -58,3 +65,38 @@ def test_sampled_histogram_is_close_to_exact(tmp_path):
 def test_auto_rate_is_recorded():
     spec = export_wave_spec(pa.table({"key": ["a", "a"]}), "key")
     assert spec["parameters"]["reuse_sample"] == 1.0
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.2])
+def test_background_pass_equals_the_inline_one(tmp_path, rate):
+    # A Parquet log runs the per-access pass on a second cursor beside the other sections; an
+    # Arrow table (registered on one cursor only) runs it in line. Same rows, same histogram.
+    path = tmp_path / "log.parquet"
+    write_example_log(str(path), rows=50_000)
+    from_file = export_wave_spec(str(path), "key", "size", reuse_sample=rate)
+    in_memory = export_wave_spec(pq.read_table(path), "key", "size", reuse_sample=rate)
+    assert from_file["metrics"]["reuse_time_histogram"] == in_memory["metrics"]["reuse_time_histogram"]
+
+
+def test_cancel_stops_the_background_pass_and_drops_its_table(tmp_path):
+    path = tmp_path / "log.parquet"
+    write_example_log(str(path), rows=50_000)
+    con = connect()
+    session = Session(con, bind_log(con, str(path), "key", "size"))
+    before = threading.active_count()
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    assert threading.active_count() == before + 1
+    kept = con.execute(f"SELECT count(*) FROM {KEPT}").fetchall()[0][0]
+    assert kept == session.metrics(None)["distinct_keys"]
+    reuse.cancel()
+    assert threading.active_count() == before
+    tables = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert (KEPT,) not in tables
+
+
+def test_a_failing_section_cancels_the_background_pass(tmp_path):
+    path = tmp_path / "log.parquet"
+    write_example_log(str(path), rows=50_000)
+    with pytest.raises(InputError, match="previous WaveSpec"):
+        export_wave_spec(str(path), "key", "size", reuse_sample=1.0,
+                         previous=str(tmp_path / "missing.json"))

@@ -10,11 +10,17 @@
              that value in a second aggregate, which is 3x cheaper than pairing string keys
              with requests in one hash table. Same rows either way.
 
+    positions    optional, default true: false leaves first_pos and last_pos NULL (not computed)
+    size_checks  optional, default true: false leaves size_nulls and size_min NULL, for callers
+             that know from elsewhere (Parquet statistics) that no size is NULL or negative
+
     Columns: key, hits, bytes, size, first_pos, last_pos, requests, size_nulls, size_min, h60.
     NULL keys stay as one group (key IS NULL) so that metrics can count them; the other macros
     filter them out. -#}
 {% import '_helpers.sql' as h %}
 {% set grouped = request and request_group is defined and request_group %}
+{% set positions = positions is not defined or positions %}
+{% set size_checks = size_checks is not defined or size_checks %}
 {% if grouped %}
 WITH per_request_group AS (
     SELECT {{ request_group }} AS request_group, CAST(count(DISTINCT {{ request }}) AS BIGINT) AS requests
@@ -28,8 +34,13 @@ SELECT
     CAST(count(*) AS BIGINT) AS hits,
     CAST(sum({{ size }}) AS BIGINT) AS bytes,
     CAST(max({{ size }}) AS BIGINT) AS size,
+{% if positions %}
     CAST(min({{ pos }}) AS BIGINT) AS first_pos,
     CAST(max({{ pos }}) AS BIGINT) AS last_pos,
+{% else %}
+    CAST(NULL AS BIGINT) AS first_pos,
+    CAST(NULL AS BIGINT) AS last_pos,
+{% endif %}
 {% if grouped %}
     {{ request_group }} AS request_group,
 {% elif request %}
@@ -37,9 +48,14 @@ SELECT
 {% else %}
     CAST(0 AS BIGINT) AS requests,
 {% endif %}
+{% if size_checks %}
     {# count(*) - count(x) rather than sum(CASE ...): same number, 20% less scan time #}
     CAST(count(*) - count({{ size }}) AS BIGINT) AS size_nulls,
     CAST(min({{ size }}) AS BIGINT) AS size_min,
+{% else %}
+    CAST(NULL AS BIGINT) AS size_nulls,
+    CAST(NULL AS BIGINT) AS size_min,
+{% endif %}
     {{ h.hash60('CAST(' ~ key ~ ' AS VARCHAR)') }} AS h60
 FROM {{ src }}
 GROUP BY {{ key }}

@@ -13,6 +13,7 @@ from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
 from sqlwave.reuse import ReuseHistogram
 from sqlwave.session import Session
+from sqlwave.strategies import uses_positions
 from sqlwave.wavespec import FORMAT, fingerprint, key_value
 
 DEFAULT_DELIMITERS = ("/", ".", ":", "|")
@@ -115,8 +116,9 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     opts.check()
     progress = progress or Progress(enabled=False)
     # Nothing in the WaveSpec reads usage.requests (the costliest part of a 10M-row scan); a
-    # section that does must turn this back on.
-    session = Session(con, log, count_requests=False)
+    # section that does must turn this back on. Positions only for orders that sort by them.
+    positions = uses_positions(opts.order) or opts.previous is not None
+    session = Session(con, log, count_requests=False, positions=positions)
     with progress.stage("scanning the log", con):
         session.usage()
     metrics = _checked_metrics(session, opts)

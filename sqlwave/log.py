@@ -39,6 +39,7 @@ class BoundLog:
     # The statements that made the views, when they read only files: replayed on a second cursor
     # of the same database (temp views are per cursor), they give it the same log.
     views: list[str] | None = None
+    size_col: str | None = None
 
 
 def bind_log(
@@ -81,7 +82,28 @@ def bind_log(
             f"{request_sql} AS request, {pos_sql} AS pos FROM {RAW_VIEW}")
     con.execute(view)
     views = [raw_view, view] if raw_view else None
-    return BoundLog(source, key_type, size_col is not None, request_col is not None, views)
+    return BoundLog(source, key_type, size_col is not None, request_col is not None, views,
+                    size_col)
+
+
+def sizes_valid_by_footer(con: duckdb.DuckDBPyConnection, log: BoundLog) -> bool:
+    """True when the Parquet footers show no NULL and no negative size in any row group of any
+    file; False when one might have one, or when a footer lacks the statistics to tell.
+
+    The usage scan then skips the two aggregates that look for them (10 % of its time).
+    """
+    if not log.has_size:
+        return True  # every size is the constant 1
+    if log.source.kind != "parquet" or not log.size_col or not log.source.files:
+        return False
+    files = "[" + ", ".join(literal(f) for f in log.source.files) + "]"
+    rows = con.execute(
+        "SELECT file_name, row_group_id, "
+        "bool_or(path_in_schema = ? AND stats_null_count = 0 AND TRY_CAST(stats_min_value AS "
+        f"HUGEINT) >= 0) FROM parquet_metadata({files}) GROUP BY ALL",
+        [log.size_col],
+    ).fetchall()
+    return all(ok for _, _, ok in rows)
 
 
 def _base(type_name: str) -> str:

@@ -13,7 +13,7 @@ import duckdb
 
 from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.log import LOG_VIEW, BoundLog
+from sqlwave.log import LOG_VIEW, BoundLog, sizes_valid_by_footer
 from sqlwave.macros import render
 from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
 
@@ -32,13 +32,16 @@ class Session:
     """Run the macros over a bound log. Tables are created lazily and kept for reuse."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, log: BoundLog,
-                 count_requests: bool = True) -> None:
+                 count_requests: bool = True, positions: bool = True) -> None:
         self.con = con
         self.log = log
         # Distinct requests per key are the costliest part of the scan (a hash table of every
-        # (key, request) pair); callers that never read usage.requests turn them off.
+        # (key, request) pair); callers that never read usage.requests turn them off. Likewise
+        # first and last positions (two aggregates, 15 % of the scan) for the hot pack order.
         self.count_requests = count_requests
+        self.positions = positions
         self._usage_done = False
+        self._sizes_valid = False
 
     @classmethod
     def over_usage(cls, con: duckdb.DuckDBPyConnection, usage: pa.Table) -> Session:
@@ -67,12 +70,13 @@ class Session:
             # DuckDB's: other engines (which wrap the connection) take the plain path.
             on_duckdb = isinstance(self.con, duckdb.DuckDBPyConnection)
             group = REQUEST_GROUP if request and on_duckdb else None
+            self._sizes_valid = on_duckdb and sizes_valid_by_footer(self.con, self.log)
+            params = dict(src=LOG_VIEW, key="key", size="size", pos="pos", request=request,
+                          positions=self.positions, size_checks=not self._sizes_valid)
             try:
-                self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
-                            request=request, request_group=group)
+                self.create(USAGE, "usage", **params, request_group=group)
                 if group and self._hash_collides():
-                    self.create(USAGE, "usage", src=LOG_VIEW, key="key", size="size", pos="pos",
-                                request=request)
+                    self.create(USAGE, "usage", **params)
             except duckdb.Error as e:
                 raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
             self._usage_done = True
@@ -89,6 +93,9 @@ class Session:
         return fetch_dicts(self.con, render("metrics", src=self.usage(), capacity=cap))[0]
 
     def size_problems(self) -> dict[str, int]:
+        """Rows with a NULL size, keys with a negative one."""
+        if self.usage() and self._sizes_valid:
+            return {"nulls": 0, "negative": 0}
         row = fetch_dicts(
             self.con,
             f"SELECT CAST(COALESCE(sum(size_nulls), 0) AS BIGINT) AS nulls, "

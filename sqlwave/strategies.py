@@ -49,6 +49,18 @@ def needs_features(strategy: str) -> bool:
     return any(col not in USAGE_COLUMNS for col, _ in LAYOUT_STRATEGIES[strategy])
 
 
+def uses_positions(strategy: str) -> bool:
+    """True when the strategy sorts by first or last access position (or is not a plain usage
+    strategy, whose needs only the layout code knows).
+
+    >>> uses_positions("hot"), uses_positions("first-touch"), uses_positions("auto")
+    (False, True, True)
+    """
+    if strategy not in PACK_STRATEGIES:
+        return True
+    return any(col in ("first_pos", "last_pos") for col, _ in PACK_STRATEGIES[strategy])
+
+
 def usage_strategies() -> dict[str, Order]:
     """The layout strategies that run on the usage aggregate alone.
 

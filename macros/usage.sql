@@ -13,6 +13,8 @@
     positions    optional, default true: false leaves first_pos and last_pos NULL (not computed)
     size_checks  optional, default true: false leaves size_nulls and size_min NULL, for callers
              that know from elsewhere (Parquet statistics) that no size is NULL or negative
+    native_hash  optional, default false: true computes h60 with DuckDB's own hex parsing (same
+             values; for SQL that runs on DuckDB and is never transpiled)
 
     Columns: key, hits, bytes, size, first_pos, last_pos, requests, size_nulls, size_min, h60.
     NULL keys stay as one group (key IS NULL) so that metrics can count them; the other macros
@@ -56,7 +58,11 @@ SELECT
     CAST(NULL AS BIGINT) AS size_nulls,
     CAST(NULL AS BIGINT) AS size_min,
 {% endif %}
+{% if native_hash is defined and native_hash %}
+    {{ h.hash60_duckdb('CAST(' ~ key ~ ' AS VARCHAR)') }} AS h60
+{% else %}
     {{ h.hash60('CAST(' ~ key ~ ' AS VARCHAR)') }} AS h60
+{% endif %}
 FROM {{ src }}
 GROUP BY {{ key }}
 {% if grouped %}

@@ -72,7 +72,8 @@ class Session:
             group = REQUEST_GROUP if request and on_duckdb else None
             self._sizes_valid = on_duckdb and sizes_valid_by_footer(self.con, self.log)
             params = dict(src=LOG_VIEW, key="key", size="size", pos="pos", request=request,
-                          positions=self.positions, size_checks=not self._sizes_valid)
+                          positions=self.positions, size_checks=not self._sizes_valid,
+                          native_hash=on_duckdb)
             try:
                 self.create(USAGE, "usage", **params, request_group=group)
                 if group and self._hash_collides():

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -116,3 +119,21 @@ def test_dlpack_refuses_what_it_cannot_share(table, message):
 def test_dlpack_unknown_column_suggests():
     with pytest.raises(InputError, match='Did you mean "hits"'):
         to_dlpack_columns(pa.table({"hits": [1]}), ["hist"])
+
+
+def test_duckdb_native_hash60_equals_the_portable_one():
+    from sqlwave.macros import environment
+
+    texts = ["", "a", "it's", 'x"y', "model.layers.0.w1", "é日本🙂", "k" * 5000, None]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[t] for t in texts])
+    sql = environment().from_string(
+        "{% import '_helpers.sql' as h %}"
+        "SELECT k, {{ h.hash60('k') }}, {{ h.hash60_duckdb('k') }} FROM t"
+    ).render()
+    rows = con.execute(sql).fetchall()
+    assert len(rows) == len(texts)
+    for k, portable, native in rows:
+        expected = None if k is None else int(hashlib.md5(k.encode()).hexdigest()[:15], 16)
+        assert portable == native == expected, k

@@ -13,7 +13,7 @@ from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
 from sqlwave.reuse import ReuseHistogram
 from sqlwave.session import Session
-from sqlwave.strategies import uses_positions
+from sqlwave.strategies import PACK_STRATEGIES, uses_positions
 from sqlwave.wavespec import FORMAT, fingerprint, key_value
 
 DEFAULT_DELIMITERS = ("/", ".", ":", "|")
@@ -155,14 +155,17 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
 
 def _sections(session: Session, opts: ExportOptions, progress: Progress) -> tuple[Any, ...]:
     """Cohorts, pack order, waves and extents."""
-    from sqlwave.layout_export import export_pack
-
     con = session.con
     align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     with progress.stage("cohorts", con):
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
-        pack, layout = export_pack(session, opts, align_bits)
+        if opts.order in PACK_STRATEGIES and opts.previous is None:
+            pack, layout = session.pack(opts.order, align_bits), None
+        else:  # the layout code (and its imports) only when a layout is tuned or kept
+            from sqlwave.layout_export import export_pack
+
+            pack, layout = export_pack(session, opts, align_bits)
         total = int(fetch_dicts(
             con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
         budgets, expected = _budgets(session, opts, total, align_bits)

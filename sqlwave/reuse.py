@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
 from typing import Any
 
 import duckdb
@@ -70,7 +70,8 @@ class ReuseHistogram:
             f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
         ).fetchall()[0][0]
         self._rows: list[dict[str, Any]] | None = None
-        self._future: Future[list[dict[str, Any]]] | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
         if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
             self._rows = fetch_dicts(con, _sql(sampled, collisions))
             return
@@ -79,15 +80,21 @@ class ReuseHistogram:
         self._cursor = con.cursor()
         for view in views:
             self._cursor.execute(view)
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._future = self._pool.submit(fetch_dicts, self._cursor, _sql(KEPT, collisions))
+        self._thread = threading.Thread(target=self._run, args=(_sql(KEPT, collisions),),
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, sql: str) -> None:
+        try:
+            self._rows = fetch_dicts(self._cursor, sql)
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
 
     def result(self) -> dict[str, Any]:
-        if self._future is not None:
-            try:
-                self._rows = self._future.result()
-            finally:
-                self._close()
+        if self._thread is not None:
+            self._close()
+            if self._error is not None:
+                raise self._error
         exact = self.rate >= 1
         out: dict[str, Any] = {"method": "exact" if exact else "stratified-key-sample",
                                "sample_rate": min(self.rate, 1.0)}
@@ -98,16 +105,19 @@ class ReuseHistogram:
 
     def cancel(self) -> None:
         """Stop the background pass: the caller failed before it needed the result."""
-        if self._future is not None:
+        if self._thread is not None:
             self._cursor.interrupt()
-            with contextlib.suppress(duckdb.Error):  # the caller's own error is the one to report
-                self._close()
+            self._close()
 
     def _close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._future = None
-        self._cursor.execute(f"DROP TABLE IF EXISTS {KEPT}")
-        self._cursor.close()
+        assert self._thread is not None
+        self._thread.join()
+        self._thread = None
+        # Cleanup of an in-memory database about to close: a failure here must not hide the
+        # error that brought us here.
+        with contextlib.suppress(duckdb.Error):
+            self._cursor.execute(f"DROP TABLE IF EXISTS {KEPT}")
+            self._cursor.close()
 
 
 def _sql(sampled: str, collisions: int) -> str:

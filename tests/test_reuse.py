@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -100,3 +101,17 @@ def test_a_failing_section_cancels_the_background_pass(tmp_path):
     with pytest.raises(InputError, match="previous WaveSpec"):
         export_wave_spec(str(path), "key", "size", reuse_sample=1.0,
                          previous=str(tmp_path / "missing.json"))
+
+
+def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatch):
+    path = tmp_path / "log.parquet"
+    write_example_log(str(path), rows=5_000)
+    con = connect()
+    session = Session(con, bind_log(con, str(path), "key", "size"))
+    monkeypatch.setattr("sqlwave.reuse._sql", lambda *_: "SELECT * FROM no_such_table")
+    before = threading.active_count()
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        reuse.result()
+    assert threading.active_count() == before
+    assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()

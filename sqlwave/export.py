@@ -118,7 +118,7 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     # Nothing in the WaveSpec reads usage.requests (the costliest part of a 10M-row scan); a
     # section that does must turn this back on. Positions only for orders that sort by them.
     positions = uses_positions(opts.order) or opts.previous is not None
-    session = Session(con, log, count_requests=False, positions=positions)
+    session = Session(con, log, count_requests=False, positions=positions, footer_sizes=True)
     with progress.stage("scanning the log", con):
         session.usage()
     metrics = _checked_metrics(session, opts)

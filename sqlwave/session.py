@@ -32,14 +32,18 @@ class Session:
     """Run the macros over a bound log. Tables are created lazily and kept for reuse."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, log: BoundLog,
-                 count_requests: bool = True, positions: bool = True) -> None:
+                 count_requests: bool = True, positions: bool = True,
+                 footer_sizes: bool = False) -> None:
         self.con = con
         self.log = log
         # Distinct requests per key are the costliest part of the scan (a hash table of every
         # (key, request) pair); callers that never read usage.requests turn them off. Likewise
-        # first and last positions (two aggregates, 15 % of the scan) for the hot pack order.
+        # first and last positions (two aggregates, 15 % of the scan) for the hot pack order, and
+        # with footer_sizes, size_nulls and size_min when the Parquet footers make them moot
+        # (they are then NULL in the usage table, so only for callers that never show it).
         self.count_requests = count_requests
         self.positions = positions
+        self.footer_sizes = footer_sizes
         self._usage_done = False
         self._sizes_valid = False
 
@@ -70,7 +74,8 @@ class Session:
             # DuckDB's: other engines (which wrap the connection) take the plain path.
             on_duckdb = isinstance(self.con, duckdb.DuckDBPyConnection)
             group = REQUEST_GROUP if request and on_duckdb else None
-            self._sizes_valid = on_duckdb and sizes_valid_by_footer(self.con, self.log)
+            self._sizes_valid = (self.footer_sizes and on_duckdb
+                                 and sizes_valid_by_footer(self.con, self.log))
             params = dict(src=LOG_VIEW, key="key", size="size", pos="pos", request=request,
                           positions=self.positions, size_checks=not self._sizes_valid,
                           native_hash=on_duckdb)

@@ -67,3 +67,13 @@ def test_the_wavespec_does_not_depend_on_what_the_scan_skips(tmp_path, monkeypat
     full, session = build_wave_spec([str(path)], ExportOptions(**opts))
     assert not session._sizes_valid and session.positions
     assert dumps(lean) == dumps(full)
+
+
+def test_the_api_usage_table_keeps_its_size_columns(tmp_path):
+    from sqlwave import compute_usage
+
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "a"], "size": [4, 8, 4]}), path)
+    usage = compute_usage(str(path), "key", "size").sort_by("key")
+    assert usage.column("size_nulls").to_pylist() == [0, 0]
+    assert usage.column("size_min").to_pylist() == [4, 8]

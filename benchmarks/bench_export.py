@@ -1,4 +1,5 @@
-"""Export benchmark: `sqlwave export` against the same work in pandas and Polars, and a DuckDB scan.
+"""Export benchmark: `sqlwave export` against the same work in pandas and Polars, the per-key
+aggregate alone in DuckDB (the least any DuckDB export must do), and a DuckDB scan (the floor).
 
 Every contender runs as a whole process (interpreter start included), 3 times, interleaved; the
 script prints median wall time, peak RSS of each process (wait4 rusage) and the ratios, and
@@ -27,8 +28,9 @@ from typing import Any
 from compare import check_same
 
 HERE = Path(__file__).resolve().parent
-CONTENDERS = ("sqlwave", "pandas", "polars", "floor")
-SCRIPTS = {"pandas": "pandas_export.py", "polars": "polars_export.py", "floor": "duckdb_floor.py"}
+CONTENDERS = ("sqlwave", "pandas", "polars", "usage", "floor")
+SCRIPTS = {"pandas": "pandas_export.py", "polars": "polars_export.py", "usage": "duckdb_usage.py",
+           "floor": "duckdb_floor.py"}
 
 
 def sqlwave_bin() -> str:

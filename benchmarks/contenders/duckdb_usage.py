@@ -1,0 +1,21 @@
+"""The least an export must do: the per-key aggregate (hits, bytes, object size) over the log, in
+DuckDB, with nothing after it. Every WaveSpec section reads this aggregate, so no DuckDB-based
+export can be faster than this process.
+
+    python duckdb_usage.py LOG.parquet OUT.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import duckdb
+
+rows = duckdb.connect().execute(
+    "SELECT key, count(*) AS hits, sum(size) AS bytes, max(size) AS size "
+    "FROM read_parquet(?) GROUP BY key",
+    [sys.argv[1]],
+).fetchall()
+with open(sys.argv[2], "w", encoding="utf-8") as fh:
+    json.dump({"keys": len(rows), "rows": sum(r[1] for r in rows)}, fh)

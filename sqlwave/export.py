@@ -129,7 +129,7 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     except BaseException:
         reuse.cancel()
         raise
-    with progress.stage("reuse times", con):
+    with progress.stage("reuse times", reuse.busy_connection or con):
         metrics["reuse_time_histogram"] = reuse.result()
     align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     if opts.capacity:

@@ -7,9 +7,9 @@ reuse times depend mostly on how often it is accessed, so keys are put in classe
 least MIN_KEYS. How many reuses a class has is known exactly from the usage aggregate (hits - 1
 per key); the sample only gives how they spread over the buckets, and is scaled to that total
 (a ratio estimator). So the estimated total is exact, and no class is left unsampled: on the
-10M-access example log a 2 % sample is closer to exact (total-variation distance 0.012) than
-the earlier hottest-keys-whole plus 10 % hash sample (0.017), on a quarter of the rows; on the
-Twitter trace 0.026 against 0.046 (docs/benchmarks.md).
+10M-access example log a 2 % sample is closer to exact (total-variation distance 0.009) than
+the earlier hottest-keys-whole plus 10 % hash sample (0.016), on a quarter of the rows; on the
+Twitter trace 0.017 against 0.046 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ class ReuseHistogram:
         self._thread = threading.Thread(target=self._run, args=(_sql(KEPT, collisions),),
                                         daemon=True)
         self._thread.start()
+
+    @property
+    def busy_connection(self) -> Any:
+        """The cursor running the background pass, for progress reports; None when in line."""
+        return self._cursor if self._thread is not None else None
 
     def _run(self, sql: str) -> None:
         try:

@@ -38,7 +38,7 @@ class Session:
         self.log = log
         # Distinct requests per key are the costliest part of the scan (a hash table of every
         # (key, request) pair); callers that never read usage.requests turn them off. Likewise
-        # first and last positions (two aggregates, 15 % of the scan) for the hot pack order, and
+        # first and last positions (two aggregates, 10 % of the scan) for the hot pack order, and
         # with footer_sizes, size_nulls and size_min when the Parquet footers make them moot
         # (they are then NULL in the usage table, so only for callers that never show it).
         self.count_requests = count_requests
@@ -100,13 +100,14 @@ class Session:
 
     def size_problems(self) -> dict[str, int]:
         """Rows with a NULL size, keys with a negative one."""
-        if self.usage() and self._sizes_valid:
+        usage = self.usage()  # the scan decides whether the footers already answered
+        if self._sizes_valid:
             return {"nulls": 0, "negative": 0}
         row = fetch_dicts(
             self.con,
             f"SELECT CAST(COALESCE(sum(size_nulls), 0) AS BIGINT) AS nulls, "
             f"CAST(COALESCE(sum(CASE WHEN size_min < 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS negative "
-            f"FROM {self.usage()}",
+            f"FROM {usage}",
         )[0]
         return {k: int(v) for k, v in row.items()}
 

@@ -97,7 +97,11 @@ class ReuseHistogram:
 
     def result(self) -> dict[str, Any]:
         if self._thread is not None:
-            self._close()
+            try:
+                self._close()
+            except BaseException:  # Ctrl-C while waiting: stop the pass before leaving
+                self.cancel()
+                raise
             if self._error is not None:
                 raise self._error
         exact = self.rate >= 1

@@ -115,3 +115,28 @@ def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatc
         reuse.result()
     assert threading.active_count() == before
     assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+
+
+def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
+    path = tmp_path / "log.parquet"
+    write_example_log(str(path), rows=50_000)
+    con = connect()
+    session = Session(con, bind_log(con, str(path), "key", "size"))
+    before = threading.active_count()
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    thread = reuse._thread
+    real_join = thread.join
+    calls = []
+
+    def join_interrupted(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # what Ctrl-C does to a waiting main thread
+        real_join(*args)
+
+    thread.join = join_interrupted
+    with pytest.raises(KeyboardInterrupt):
+        reuse.result()
+    assert len(calls) == 2  # the pass was stopped and waited for before leaving
+    assert threading.active_count() == before
+    assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()

@@ -142,8 +142,8 @@ def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:
         per_class[hits_class(hits)] = per_class.get(hits_class(hits), 0) + n
     top = max(per_class, default=0)
     # Class bounds spelled out as a CASE, like the buckets: portable, and no float log2.
-    klass = "CASE " + " ".join(f"WHEN hits < {2 ** (c + 1)} THEN {c}" for c in range(top)) + \
-        f" ELSE {top} END"
+    bounds = " ".join(f"WHEN hits < {2 ** (c + 1)} THEN {c}" for c in range(top))
+    klass = f"CASE {bounds} ELSE {top} END" if bounds else str(top)
     keep = "CASE klass " + " ".join(f"WHEN {c} THEN {keys_to_keep(n, rate)}"
                                     for c, n in sorted(per_class.items())) + " ELSE 0 END"
     return (

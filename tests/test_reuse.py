@@ -140,3 +140,12 @@ def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
     assert len(calls) == 2  # the pass was stopped and waited for before leaving
     assert threading.active_count() == before
     assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+
+
+@pytest.mark.parametrize(("keys", "reuses"), [(["a", "b", "c"], 0), (["a", "b", "a", "b"], 2)])
+def test_sampled_histogram_with_a_single_hits_class(keys, reuses):
+    # All keys in one hits class (hits 1: the class expression has no bounds at all).
+    spec = export_wave_spec(pa.table({"key": keys}), "key", reuse_sample=0.5)
+    histogram = spec["metrics"]["reuse_time_histogram"]
+    assert histogram["method"] == "stratified-key-sample"
+    assert sum(b["estimate"] for b in histogram["buckets"]) == reuses

@@ -122,16 +122,17 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     with progress.stage("scanning the log", con):
         session.usage()
     metrics = _checked_metrics(session, opts)
+    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     # Started now, it runs beside the sections below (sqlwave/reuse.py).
     reuse = _start_reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     try:
-        cohorts, pack, layout, budgets, wave_rows, extents = _sections(session, opts, progress)
+        cohorts, pack, layout, budgets, wave_rows, extents = _sections(session, opts, align_bits,
+                                                                       progress)
     except BaseException:
         reuse.cancel()
         raise
     with progress.stage("reuse times", reuse.busy_connection or con):
         metrics["reuse_time_histogram"] = reuse.result()
-    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     if opts.capacity:
         # The export's own pack order is already hot-first unless a layout replaced it.
         hot = pack if opts.order == "hot" and layout is None else None
@@ -153,10 +154,10 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     return spec, session
 
 
-def _sections(session: Session, opts: ExportOptions, progress: Progress) -> tuple[Any, ...]:
+def _sections(session: Session, opts: ExportOptions, align_bits: int,
+              progress: Progress) -> tuple[Any, ...]:
     """Cohorts, pack order, waves and extents."""
     con = session.con
-    align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
     with progress.stage("cohorts", con):
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):

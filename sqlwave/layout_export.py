@@ -21,16 +21,15 @@ from sqlwave.layout import (
 )
 from sqlwave.layout_eval import bytes_moved
 from sqlwave.session import PACK, Session
-from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
+from sqlwave.strategies import LAYOUT_STRATEGIES
 
 PREV = "sqlwave_layout_prev"
 
 
-def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict[str, Any] | None]:
-    """The pack-order table for an export, and the WaveSpec's `layout` section (None when the
-    order is a plain usage strategy and there is no previous layout)."""
-    if opts.order in PACK_STRATEGIES and opts.previous is None:
-        return session.pack(opts.order, align_bits), None
+def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict[str, Any]]:
+    """The pack-order table for an export whose order needs more than usage (or keeps a
+    previous layout), and the WaveSpec's `layout` section. Plain usage orders are packed by
+    sqlwave/export.py itself, without importing this module."""
     if opts.order != "auto" and opts.order not in LAYOUT_STRATEGIES:
         raise ParameterError(
             f"unknown pack order {opts.order!r}; choose auto or one of "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
@@ -137,9 +138,7 @@ def _sql(sampled: str, collisions: int) -> str:
 
 def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:
     """SQL for the kept keys: per hits class, the keys_to_keep() smallest by (hash60, key)."""
-    per_class: dict[int, int] = {}
-    for hits, n in counts:
-        per_class[hits_class(hits)] = per_class.get(hits_class(hits), 0) + n
+    per_class = _per_class(counts)
     top = max(per_class, default=0)
     # Class bounds spelled out as a CASE, like the buckets: portable, and no float log2.
     bounds = " ".join(f"WHEN hits < {2 ** (c + 1)} THEN {c}" for c in range(top))
@@ -154,18 +153,25 @@ def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:
     )
 
 
+def _per_class(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Sum the values of (hits, value) pairs per hits class.
+
+    >>> _per_class([(1, 5), (2, 1), (3, 2)])
+    {0: 5, 1: 3}
+    """
+    out: dict[int, int] = {}
+    for hits, value in pairs:
+        out[hits_class(hits)] = out.get(hits_class(hits), 0) + value
+    return out
+
+
 def _buckets(rows: list[dict[str, Any]], counts: list[tuple[int, int]],
              exact: bool) -> list[dict[str, Any]]:
     """Sampled reuses per bucket, and the estimate: each class's sampled reuses scaled to the
     class's exact total. `rows` come ordered by bucket, hits, so the float sums below always
     run in one order."""
-    total: dict[int, int] = {}  # reuses per class, exact
-    for hits, n in counts:
-        total[hits_class(hits)] = total.get(hits_class(hits), 0) + (hits - 1) * n
-    seen: dict[int, int] = {}  # sampled reuses per class
-    for r in rows:
-        c = hits_class(int(r["hits"]))
-        seen[c] = seen.get(c, 0) + int(r["reuses"])
+    total = _per_class((hits, (hits - 1) * n) for hits, n in counts)  # reuses, exact
+    seen = _per_class((int(r["hits"]), int(r["reuses"])) for r in rows)  # reuses sampled
     out: dict[int, dict[str, Any]] = {}
     for r in rows:
         b, n, c = int(r["bucket"]), int(r["reuses"]), hits_class(int(r["hits"]))

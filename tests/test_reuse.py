@@ -79,20 +79,28 @@ def test_background_pass_equals_the_inline_one(tmp_path, rate):
     assert from_file["metrics"]["reuse_time_histogram"] == in_memory["metrics"]["reuse_time_histogram"]
 
 
-def test_cancel_stops_the_background_pass_and_drops_its_table(tmp_path):
+def _background(tmp_path, rows: int = 50_000) -> tuple[duckdb.DuckDBPyConnection, Session, int]:
+    """A session over an example Parquet log (so the reuse pass can run in the background), and
+    the thread count before any pass starts."""
     path = tmp_path / "log.parquet"
-    write_example_log(str(path), rows=50_000)
+    write_example_log(str(path), rows=rows)
     con = connect()
-    session = Session(con, bind_log(con, str(path), "key", "size"))
-    before = threading.active_count()
+    return con, Session(con, bind_log(con, str(path), "key", "size")), threading.active_count()
+
+
+def _assert_left_nothing(con: duckdb.DuckDBPyConnection, threads_before: int) -> None:
+    assert threading.active_count() == threads_before
+    assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+
+
+def test_cancel_stops_the_background_pass_and_drops_its_table(tmp_path):
+    con, session, before = _background(tmp_path)
     reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
     assert reuse.busy_connection is not None  # the pass runs in the background
     kept = con.execute(f"SELECT count(*) FROM {KEPT}").fetchall()[0][0]
     assert kept == session.metrics(None)["distinct_keys"]
     reuse.cancel()
-    assert threading.active_count() == before
-    tables = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-    assert (KEPT,) not in tables
+    _assert_left_nothing(con, before)
 
 
 def test_a_failing_section_cancels_the_background_pass(tmp_path):
@@ -104,25 +112,16 @@ def test_a_failing_section_cancels_the_background_pass(tmp_path):
 
 
 def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatch):
-    path = tmp_path / "log.parquet"
-    write_example_log(str(path), rows=5_000)
-    con = connect()
-    session = Session(con, bind_log(con, str(path), "key", "size"))
+    con, session, before = _background(tmp_path, rows=5_000)
     monkeypatch.setattr("sqlwave.reuse._sql", lambda *_: "SELECT * FROM no_such_table")
-    before = threading.active_count()
     reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         reuse.result()
-    assert threading.active_count() == before
-    assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    _assert_left_nothing(con, before)
 
 
 def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
-    path = tmp_path / "log.parquet"
-    write_example_log(str(path), rows=50_000)
-    con = connect()
-    session = Session(con, bind_log(con, str(path), "key", "size"))
-    before = threading.active_count()
+    con, session, before = _background(tmp_path)
     reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
     thread = reuse._thread
     real_join = thread.join
@@ -138,8 +137,7 @@ def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         reuse.result()
     assert len(calls) == 2  # the pass was stopped and waited for before leaving
-    assert threading.active_count() == before
-    assert (KEPT,) not in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    _assert_left_nothing(con, before)
 
 
 @pytest.mark.parametrize(("keys", "reuses"), [(["a", "b", "c"], 0), (["a", "b", "a", "b"], 2)])

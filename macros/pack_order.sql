@@ -4,16 +4,18 @@
     strategy    SQL expression naming a strategy ('hot', 'first-touch', ...)
     strategies  the strategy table (sqlwave/strategies.py): name -> [(column, 'ASC'|'DESC')]
     align       SQL expression, the alignment in bytes (a power of two, e.g. the page size)
+    tie_key     optional, default true: false leaves the key text out of the tie-break, for callers
+                that have checked that no two keys share h60 (sorting on text costs 2x at 4M keys)
+    ordered     optional, default false: true sorts once in a subquery and numbers the rows with
+                OVER (), whose order DuckDB documents as kept (one sort instead of three, the same
+                rows). DuckDB only; never transpiled.
 
     Columns: rank (1-based), key, size, aligned_size, byte_offset, hits, bytes, first_pos, last_pos, h60.
     Every strategy's order is a list of CASE columns, so one query serves them all and the shell
     macro can take the strategy as an argument; DESC is spelled as an ascending negation. -#}
 {% import '_helpers.sql' as h %}
 {% set width = strategies.values() | map('length') | max %}
-WITH ranked AS (
-    SELECT
-        row_number() OVER (
-            ORDER BY
+{% set order_by %}
 {% for i in range(width) %}
                 CASE {{ strategy }}
 {% for name, columns in strategies.items() if columns | length > i %}
@@ -22,9 +24,35 @@ WITH ranked AS (
                     ELSE 0
                 END ASC,
 {% endfor %}
-                h60 ASC,
-                key ASC
-        ) AS rank,
+                h60 ASC{{ ',\n                key ASC' if tie_key is not defined or tie_key else '' }}
+{% endset %}
+{% if ordered is defined and ordered %}
+SELECT
+    CAST(row_number() OVER () AS BIGINT) AS rank,
+    key,
+    size,
+    CAST(aligned_size AS BIGINT) AS aligned_size,
+    CAST(sum(aligned_size) OVER (
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - aligned_size AS BIGINT) AS byte_offset,
+    hits,
+    bytes,
+    first_pos,
+    last_pos,
+    h60
+FROM (
+    SELECT key, size, {{ h.align_up('size', align) }} AS aligned_size, hits, bytes, first_pos,
+        last_pos, h60
+    FROM {{ src }}
+    WHERE key IS NOT NULL
+    ORDER BY
+{{ order_by }}) AS sorted
+{% else %}
+WITH ranked AS (
+    SELECT
+        row_number() OVER (
+            ORDER BY
+{{ order_by }}        ) AS rank,
         key,
         size,
         {{ h.align_up('size', align) }} AS aligned_size,
@@ -51,3 +79,4 @@ SELECT
     h60
 FROM ranked
 ORDER BY rank ASC
+{% endif %}

@@ -278,7 +278,8 @@ def auto_sample_rate(accesses: int) -> float:
 
 def _start_reuse(session: Session, opts: ExportOptions, accesses: int) -> ReuseHistogram:
     rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
-    return ReuseHistogram(session.con, session.usage(), rate, session.log.views)
+    return ReuseHistogram(session.con, session.usage(), rate, session.log.views,
+                          session.h60_unique())
 
 
 def _hot_share(session: Session, align_bits: int, capacity: int, pack: str | None) -> float | None:

@@ -57,31 +57,33 @@ class ReuseHistogram:
     are small and mostly single-threaded (cohorts, pack order, waves, extents).
     """
 
-    def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None = None) -> None:
+    def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None = None,
+                 h60_unique: bool | None = None) -> None:
         self.rate = rate
         self.counts = [(int(h), int(n)) for h, n in con.execute(
             f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
         ).fetchall()]
+        # Hash60 (an integer) stands in for the key text, in the sample's order and the per-key
+        # window, when no two keys share one (Session.h60_unique); else the key breaks ties.
+        if h60_unique is None:
+            h60_unique = not con.execute(
+                f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
+            ).fetchall()[0][0]
         sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)"
         if rate < 1:
-            sampled = _sample(usage, self.counts, rate)
-        # The per-key window partitions on hash60 (an integer) instead of the key text when no
-        # two keys share one, which the check confirms; a shared hash60 falls back to the key.
-        collisions = con.execute(
-            f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
-        ).fetchall()[0][0]
+            sampled = _sample(usage, self.counts, rate, h60_unique)
         self._rows: list[dict[str, Any]] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
-            self._rows = fetch_dicts(con, _sql(sampled, collisions))
+            self._rows = fetch_dicts(con, _sql(sampled, h60_unique))
             return
         # Temp tables are per cursor: the kept keys go to a table of the database itself.
         con.execute(f"CREATE OR REPLACE TABLE {KEPT} AS SELECT key, hits, h60 FROM {sampled} AS s")
         self._cursor = con.cursor()
         for view in views:
             self._cursor.execute(view)
-        self._thread = threading.Thread(target=self._run, args=(_sql(KEPT, collisions),),
+        self._thread = threading.Thread(target=self._run, args=(_sql(KEPT, h60_unique),),
                                         daemon=True)
         self._thread.start()
 
@@ -130,13 +132,13 @@ class ReuseHistogram:
             self._cursor.close()
 
 
-def _sql(sampled: str, collisions: int) -> str:
+def _sql(sampled: str, h60_unique: bool) -> str:
     src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
     return render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
-                  sampled_id=None if collisions else "h60")
+                  sampled_id="h60" if h60_unique else None)
 
 
-def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:
+def _sample(usage: str, counts: list[tuple[int, int]], rate: float, h60_unique: bool) -> str:
     """SQL for the kept keys: per hits class, the keys_to_keep() smallest by (hash60, key)."""
     per_class = _per_class(counts)
     top = max(per_class, default=0)
@@ -147,7 +149,8 @@ def _sample(usage: str, counts: list[tuple[int, int]], rate: float) -> str:
                                     for c, n in sorted(per_class.items())) + " ELSE 0 END"
     return (
         "(SELECT key, hits, h60 FROM ("
-        f"SELECT key, hits, h60, klass, row_number() OVER (PARTITION BY klass ORDER BY h60, key)"
+        "SELECT key, hits, h60, klass, row_number() OVER (PARTITION BY klass ORDER BY "
+        f"{'h60' if h60_unique else 'h60, key'})"
         f" AS nth FROM (SELECT key, hits, h60, {klass} AS klass FROM {usage}"
         f" WHERE key IS NOT NULL) AS u) AS ranked WHERE nth <= {keep})"
     )

@@ -46,6 +46,10 @@ class Session:
         self.footer_sizes = footer_sizes
         self._usage_done = False
         self._sizes_valid = False
+        self._h60_unique: bool | None = None
+        # DuckDB-only SQL (native hash, sorted subqueries numbered OVER ()) on DuckDB alone;
+        # other engines wrap their connection and get the portable macros.
+        self.on_duckdb = isinstance(con, duckdb.DuckDBPyConnection)
 
     @classmethod
     def over_usage(cls, con: duckdb.DuckDBPyConnection, usage: pa.Table) -> Session:
@@ -72,13 +76,12 @@ class Session:
             # Distinct requests per 64-bit key hash are exact when no two keys share a hash,
             # which the check below confirms (else the plain, slower pairing runs). hash() is
             # DuckDB's: other engines (which wrap the connection) take the plain path.
-            on_duckdb = isinstance(self.con, duckdb.DuckDBPyConnection)
-            group = REQUEST_GROUP if request and on_duckdb else None
-            self._sizes_valid = (self.footer_sizes and on_duckdb
+            group = REQUEST_GROUP if request and self.on_duckdb else None
+            self._sizes_valid = (self.footer_sizes and self.on_duckdb
                                  and sizes_valid_by_footer(self.con, self.log))
             params = dict(src=LOG_VIEW, key="key", size="size", pos="pos", request=request,
                           positions=self.positions, size_checks=not self._sizes_valid,
-                          native_hash=on_duckdb)
+                          native_hash=self.on_duckdb)
             try:
                 self.create(USAGE, "usage", **params, request_group=group)
                 if group and self._hash_collides():
@@ -87,6 +90,15 @@ class Session:
                 raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
             self._usage_done = True
         return USAGE
+
+    def h60_unique(self) -> bool:
+        """True when no two keys share a hash60, so (…, h60) is a total order without the key text."""
+        if self._h60_unique is None:
+            row = self.con.execute(
+                f"SELECT count(*) - count(DISTINCT h60) FROM {self.usage()} WHERE key IS NOT NULL"
+            ).fetchall()
+            self._h60_unique = not row[0][0]
+        return self._h60_unique
 
     def _hash_collides(self) -> bool:
         row = self.con.execute(
@@ -143,7 +155,8 @@ class Session:
                 f"choose one of {', '.join(LAYOUT_STRATEGIES)}, auto"
             )
         self.create(table, "pack_order", src=src or self.usage(), strategy=literal(strategy),
-                    strategies=known, align=str(2**align_bits))
+                    strategies=known, align=str(2**align_bits), ordered=self.on_duckdb,
+                    tie_key=not self.h60_unique())
         return table
 
     def waves(self, pack: str, boundaries: list[int], table: str = WAVES) -> str:

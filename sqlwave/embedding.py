@@ -2,8 +2,8 @@
 
 Each macro is rendered with placeholder relation names (the contract below) and default
 parameters, so the files chain: `usage` reads `access_log`, `cohorts`/`pack_order`/`metrics`
-read `usage`, `waves` reads `pack_order`, `wave_summary` reads `waves`, `extents` reads
-`objects`, `reuse` reads `access_log`. These files are also the golden files of the renderer.
+read `usage`, `waves` reads `pack_order`, `wave_summary` and `pack_extents` read `waves`,
+`extents` reads `objects`, `reuse` reads `access_log`. These files are also the golden files of the renderer.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ EMBEDS: dict[str, Embed] = {
                      dict(src="objects", page_size="4096", partition=["wave"]),
                      ("4096  page size in bytes (2^page_bits)",),
                      "wave, extent, first_page, last_page, pages, objects, hits, bytes"),
+    "pack_extents": Embed("waves (the output of waves.sql), whose keys sit at their packed offsets",
+                          dict(src="waves", page_size="4096"),
+                          ("4096  page size in bytes (2^page_bits)",),
+                          "extent, wave, first_page, last_page, objects, hits, bytes (one row "
+                          "per piece of an extent inside one wave)"),
     "metrics": Embed("usage (the output of usage.sql)", dict(src="usage", capacity="1073741824"),
                      ("1073741824  cache capacity in bytes (for occupancy)",),
                      "rows, distinct_keys, null_keys, bytes_moved, unique_bytes, max_object_bytes, "

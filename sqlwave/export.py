@@ -173,9 +173,8 @@ def _sections(session: Session, opts: ExportOptions, align_bits: int,
         waves = session.waves(pack, cumulative(budgets))
         wave_rows = session.wave_summary(waves)
     with progress.stage("extents", con):
-        objects = session.addressed(waves, opts.key_scale)
-        extents = _extent_section(session, objects, opts)
-        per_wave = session.extent_counts(objects, opts.page_bits, "wave")
+        table, per_wave = session.wave_extents(waves, opts.page_bits, opts.key_scale)
+        extents = _extent_section(session, table, opts)
     for w in wave_rows:
         w["extents"] = per_wave.get(w["wave"], 0)
         if w["wave"] < len(expected):
@@ -336,8 +335,7 @@ def _pack_section(session: Session, pack: str, opts: ExportOptions, align_bits: 
     }
 
 
-def _extent_section(session: Session, objects: str, opts: ExportOptions) -> dict[str, Any]:
-    table = session.create_extents(objects, opts.page_bits)
+def _extent_section(session: Session, table: str, opts: ExportOptions) -> dict[str, Any]:
     stats = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n, "
                         f"CAST(COALESCE(sum(pages), 0) AS BIGINT) AS p FROM {table}")[0]
     top = fetch_dicts(session.con, f"SELECT * FROM {table} ORDER BY hits DESC, first_page ASC "

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 USAGE = "sqlwave_usage"
 PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
+EXTENTS = "sqlwave_extents"
+PIECES = "sqlwave_extent_pieces"
 MAX_DEPTH = 32
 # DuckDB's 64-bit hash of the key: a fast stand-in for the key when counting distinct requests.
 REQUEST_GROUP = "hash(key)"
@@ -166,24 +168,35 @@ class Session:
     def wave_summary(self, waves: str) -> list[dict[str, Any]]:
         return fetch_dicts(self.con, render("wave_summary", src=waves))
 
-    def addressed(self, waves: str, key_scale: int) -> str:
-        """Objects with addresses: integer keys are addresses, other keys sit at their offset."""
-        if self.log.key_type == "integer":
-            return (f"(SELECT key * {int(key_scale)} AS address, size, hits, bytes, wave "
-                    f"FROM {waves})")
-        return f"(SELECT byte_offset AS address, size, hits, bytes, wave FROM {waves})"
-
     def extents(self, objects: str, page_bits: int, partition: list[str]) -> pa.Table:
         return self.run("extents", src=objects, page_size=str(2**page_bits), partition=partition)
 
-    def create_extents(self, objects: str, page_bits: int, table: str = "sqlwave_extents") -> str:
-        self.create(table, "extents", src=objects, page_size=str(2**page_bits), partition=[])
-        return table
+    def wave_extents(self, waves: str, page_bits: int, key_scale: int,
+                     table: str = EXTENTS) -> tuple[str, dict[int, int]]:
+        """The extents of the objects in `waves` as table `table`, and the count in each wave.
 
-    def extent_counts(self, objects: str, page_bits: int, column: str) -> dict[Any, int]:
-        """Number of extents within each value of `column` (e.g. per wave, per request)."""
-        sql = render("extents", src=objects, page_size=str(2**page_bits), partition=[column])
+        Integer keys are addresses (times key_scale) and may overlap: extents.sql, once over all
+        objects and once per wave. Other keys sit at their packed offsets, which never overlap:
+        pack_extents.sql finds both in one pass, as pieces of extents cut at wave ends.
+        """
+        page = str(2**page_bits)
+        if self.log.key_type == "integer":
+            objects = (f"(SELECT key * {int(key_scale)} AS address, size, hits, bytes, wave "
+                       f"FROM {waves})")
+            self.create(table, "extents", src=objects, page_size=page, partition=[])
+            per_wave = f'({render("extents", src=objects, page_size=page, partition=["wave"])})'
+        else:
+            self.create(PIECES, "pack_extents", src=waves, page_size=page, ordered=self.on_duckdb)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT extent, "
+                "CAST(min(first_page) AS BIGINT) AS first_page, "
+                "CAST(max(last_page) AS BIGINT) AS last_page, "
+                "CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages, "
+                "CAST(sum(objects) AS BIGINT) AS objects, CAST(sum(hits) AS BIGINT) AS hits, "
+                f"CAST(sum(bytes) AS BIGINT) AS bytes FROM {PIECES} GROUP BY extent ORDER BY extent"
+            )
+            per_wave = PIECES
         rows = self.con.execute(
-            f"SELECT {column} AS part, CAST(count(*) AS BIGINT) AS n FROM ({sql}) GROUP BY {column}"
+            f"SELECT wave, CAST(count(*) AS BIGINT) AS n FROM {per_wave} AS e GROUP BY wave"
         ).fetchall()
-        return {part: int(n) for part, n in rows}
+        return table, {int(wave): int(n) for wave, n in rows}

@@ -13,7 +13,8 @@ from sqlwave.embedding import EMBEDS
 from sqlwave.render import render, transpile
 
 # The macros in chain order; each reads the tables made by the ones before it.
-CHAIN = ("usage", "cohorts", "pack_order", "waves", "wave_summary", "extents", "metrics", "reuse")
+CHAIN = ("usage", "cohorts", "pack_order", "waves", "wave_summary", "pack_extents", "extents",
+         "metrics", "reuse")
 TABLES = {"usage": "usage", "pack_order": "pack_order", "waves": "waves"}
 UNORDERED = {"usage", "waves"}  # no ORDER BY in the macro: compared as multisets
 
@@ -63,7 +64,8 @@ def trace_slice(path: str, rows: int = 20_000) -> pa.Table:
 
 
 SMALL = {"pack_order": {"align": "16"}, "waves": {"boundaries": ["64", "256"]},
-         "extents": {"page_size": "16"}, "metrics": {"capacity": "1000"}}
+         "pack_extents": {"page_size": "16"}, "extents": {"page_size": "16"},
+         "metrics": {"capacity": "1000"}}
 INTEGER_COHORTS = {"text_keys": False, "mode": "prefix", "prefix_len": "2", "max_depth": 1,
                    "depth": "0", "delimiter": "''"}
 

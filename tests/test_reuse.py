@@ -14,7 +14,7 @@ from sqlwave.engine import connect
 from sqlwave.errors import InputError
 from sqlwave.example import write_example_log
 from sqlwave.log import bind_log
-from sqlwave.reuse import KEPT, ReuseHistogram
+from sqlwave.reuse import KEPT, ReuseHistogram, _complete, _sample
 from sqlwave.session import Session
 
 
@@ -147,3 +147,42 @@ def test_sampled_histogram_with_a_single_hits_class(keys, reuses):
     histogram = spec["metrics"]["reuse_time_histogram"]
     assert histogram["method"] == "stratified-key-sample"
     assert sum(b["estimate"] for b in histogram["buckets"]) == reuses
+
+
+@pytest.mark.parametrize("crowded_top", [False, True])
+def test_narrowed_sample_keeps_the_same_keys_or_is_caught(crowded_top):
+    # 5000 one-hit keys: the sample keeps the 100 with the smallest hash60. The narrowed form
+    # looks only below a bound that about 216 uniform hashes fall under; hashes crowded at the
+    # top of the range leave it short, which _complete must catch.
+    con = duckdb.connect()
+    top = 2**60 - 1
+    h60 = f"{top} - i" if crowded_top else "CAST('0x' || substr(md5('k' || i), 1, 15) AS BIGINT)"
+    con.execute(f"CREATE TABLE u AS SELECT 'k' || i AS key, 1 AS hits, {h60} AS h60 "
+                "FROM range(5000) AS t(i)")
+    counts = [(1, 5000)]
+    plain = _sample("u", counts, 0.02, True, narrowed=False)
+    narrowed = _sample("u", counts, 0.02, True, narrowed=True)
+    assert _complete(con, plain, counts, 0.02)
+    assert _complete(con, narrowed, counts, 0.02) is not crowded_top
+    rows = con.execute(f"SELECT * FROM {plain} AS s ORDER BY h60").fetchall()
+    assert len(rows) == 100
+    if not crowded_top:
+        assert con.execute(f"SELECT * FROM {narrowed} AS s ORDER BY h60").fetchall() == rows
+
+
+def test_a_short_narrowed_sample_falls_back_to_the_plain_one(tmp_path, monkeypatch):
+    import sqlwave.reuse as reuse_mod
+
+    con, session, _ = _background(tmp_path)
+    expected = ReuseHistogram(con, session.usage(), 0.05, session.log.views).result()
+    calls: list[bool] = []
+    real = reuse_mod._sample
+
+    def spy(*args, narrowed):
+        calls.append(narrowed)
+        return real(*args, narrowed=narrowed)
+
+    monkeypatch.setattr(reuse_mod, "_sample", spy)
+    monkeypatch.setattr(reuse_mod, "_complete", lambda *args: False)
+    assert ReuseHistogram(con, session.usage(), 0.05, session.log.views).result() == expected
+    assert calls == [True, False]

@@ -72,17 +72,23 @@ class ReuseHistogram:
             ).fetchall()[0][0]
         sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)"
         if rate < 1:
-            sampled = _sample(usage, self.counts, rate, h60_unique, narrowed=True)
-            if not _complete(con, sampled, self.counts, rate):
-                sampled = _sample(usage, self.counts, rate, h60_unique, narrowed=False)
+            sampled = _sample(usage, self.counts, rate, h60_unique, narrowed=False)
         self._rows: list[dict[str, Any]] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
             self._rows = fetch_dicts(con, _sql(sampled, h60_unique))
             return
+
         # Temp tables are per cursor: the kept keys go to a table of the database itself.
-        con.execute(f"CREATE OR REPLACE TABLE {KEPT} AS SELECT key, hits, h60 FROM {sampled} AS s")
+        def keep(keys: str) -> None:
+            con.execute(f"CREATE OR REPLACE TABLE {KEPT} AS SELECT key, hits, h60 FROM {keys} AS s")
+
+        # Sampled, the narrowed form first; a class it left short (by chance) takes the plain one.
+        if rate < 1:
+            keep(_sample(usage, self.counts, rate, h60_unique, narrowed=True))
+        if rate >= 1 or not _complete(con, KEPT, self.counts, rate):
+            keep(sampled)
         self._cursor = con.cursor()
         for view in views:
             self._cursor.execute(view)

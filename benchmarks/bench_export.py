@@ -9,7 +9,8 @@ checks that pandas and Polars find the same cohorts, pack order and extents as s
     .venv-bench/bin/pip install -e . -r benchmarks/requirements.txt
     .venv-bench/bin/python benchmarks/bench_export.py --rows 10000000 --json bench.json
 
-The log comes from `sqlwave example-logs` and is kept in --workdir for the next run. Extra
+The log comes from `sqlwave example-logs` (44K distinct keys at 10M rows), or with --many-keys
+from a generator of millions of distinct keys, and is kept in --workdir for the next run. Extra
 arguments for sqlwave go after `--`, e.g. `-- --memory-limit 1GB --threads 2`.
 """
 
@@ -68,6 +69,29 @@ def ensure_log(rows: int, workdir: Path) -> Path:
     return log
 
 
+def ensure_many_keys_log(rows: int, workdir: Path) -> Path:
+    """A log with millions of distinct keys (a KV-block store's block ids): half the accesses go to
+    1000 hot keys, half to keys drawn from 0.8 * rows cold ones (at 10M rows, 2.9M distinct
+    keys); one size per key, 16 accesses per request."""
+    import duckdb
+
+    log = workdir / f"log_many_keys_{rows}.parquet"
+    if not log.exists():
+        print(f"generating {rows} rows with many keys -> {log}", file=sys.stderr)
+        duckdb.connect().execute(f"""
+            COPY (
+                SELECT seq, key, CAST(4096 * (1 + hash(key) % 13) AS BIGINT) AS size,
+                       seq // 16 AS request_id
+                FROM (SELECT i AS seq,
+                             CASE WHEN hash(i, 1) % 2 = 0 THEN 'hot/' || hash(i, 2) % 1000
+                                  ELSE 'cold/' || hash(i, 3) % {int(rows * 0.8)} END AS key
+                      FROM range({int(rows)}) AS t(i))
+                ORDER BY seq
+            ) TO '{log}' (FORMAT parquet, COMPRESSION zstd)
+        """)
+    return log
+
+
 def run_all(names: list[str], log: Path, workdir: Path, repeat: int,
             extra: list[str]) -> dict[str, dict[str, Any]]:
     runs: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
@@ -108,6 +132,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--log", type=Path, default=None, help="Use this log instead.")
+    parser.add_argument("--many-keys", action="store_true",
+                        help="Generate (and use) a log with millions of distinct keys instead.")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sqlwave-bench"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=",".join(CONTENDERS),
@@ -116,7 +142,8 @@ def main() -> None:
     parser.add_argument("sqlwave_args", nargs="*", help="Extra `sqlwave export` options.")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    log = args.log or ensure_log(args.rows, args.workdir)
+    make = ensure_many_keys_log if args.many_keys else ensure_log
+    log = args.log or make(args.rows, args.workdir)
     names = [n for n in args.only.split(",") if n]
     before = os.getloadavg()[0]
     results = run_all(names, log, args.workdir, args.repeat, args.sqlwave_args)

@@ -7,7 +7,10 @@
 
     Columns: the partition columns, extent (0-based within its partition), first_page, last_page,
     pages, objects, hits, bytes. Objects are merged as intervals rather than expanded into pages,
-    so the work is one sort of the objects whatever their sizes. -#}
+    so the work is one sort of the objects whatever their sizes. Objects that start on the same
+    page are in one extent whatever else they differ in, so they are summed first: the windows
+    then order by first_page alone, a total order (two windows over tied rows may order them
+    differently, and did: zero-size objects at one offset moved between extents run to run). -#}
 {% import '_helpers.sql' as h %}
 {% set part = partition | join(', ') %}
 {% set by = ('PARTITION BY ' ~ part ~ ' ') if partition else '' %}
@@ -18,25 +21,37 @@ WITH spans AS (
 {% endfor %}
         {{ h.page_of('address', page_size) }} AS first_page,
         {{ h.page_of('address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)', page_size) }} AS last_page,
-        address,
         hits,
         bytes
     FROM {{ src }}
 ),
+starts AS (
+    SELECT
+{% for c in partition %}
+        {{ c }},
+{% endfor %}
+        first_page,
+        max(last_page) AS last_page,
+        count(*) AS objects,
+        sum(hits) AS hits,
+        sum(bytes) AS bytes
+    FROM spans
+    GROUP BY {% for c in partition %}{{ c }}, {% endfor %}first_page
+),
 reach AS (
     SELECT
-        spans.*,
+        starts.*,
         max(last_page) OVER (
-            {{ by }}ORDER BY first_page ASC, last_page ASC, address ASC
+            {{ by }}ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS reach_before
-    FROM spans
+    FROM starts
 ),
 islands AS (
     SELECT
         reach.*,
         sum(CASE WHEN reach_before IS NULL OR first_page > reach_before + 1 THEN 1 ELSE 0 END) OVER (
-            {{ by }}ORDER BY first_page ASC, last_page ASC, address ASC
+            {{ by }}ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) - 1 AS extent
     FROM reach
@@ -49,7 +64,7 @@ SELECT
     CAST(min(first_page) AS BIGINT) AS first_page,
     CAST(max(last_page) AS BIGINT) AS last_page,
     CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
-    CAST(count(*) AS BIGINT) AS objects,
+    CAST(sum(objects) AS BIGINT) AS objects,
     CAST(sum(hits) AS BIGINT) AS hits,
     CAST(sum(bytes) AS BIGINT) AS bytes
 FROM islands

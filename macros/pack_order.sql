@@ -26,14 +26,14 @@
 {% endfor %}
                 h60 ASC{{ ',\n                key ASC' if tie_key is not defined or tie_key else '' }}
 {% endset %}
-{% if ordered is defined and ordered %}
+{% set ordered = ordered is defined and ordered %}
 SELECT
-    CAST(row_number() OVER () AS BIGINT) AS rank,
+    CAST({{ 'row_number() OVER ()' if ordered else 'rank' }} AS BIGINT) AS rank,
     key,
     size,
     CAST(aligned_size AS BIGINT) AS aligned_size,
     CAST(sum(aligned_size) OVER (
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        {{ '' if ordered else 'ORDER BY rank ASC ' }}ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) - aligned_size AS BIGINT) AS byte_offset,
     hits,
     bytes,
@@ -41,18 +41,12 @@ SELECT
     last_pos,
     h60
 FROM (
-    SELECT key, size, {{ h.align_up('size', align) }} AS aligned_size, hits, bytes, first_pos,
-        last_pos, h60
-    FROM {{ src }}
-    WHERE key IS NOT NULL
-    ORDER BY
-{{ order_by }}) AS sorted
-{% else %}
-WITH ranked AS (
     SELECT
+{% if not ordered %}
         row_number() OVER (
             ORDER BY
 {{ order_by }}        ) AS rank,
+{% endif %}
         key,
         size,
         {{ h.align_up('size', align) }} AS aligned_size,
@@ -63,20 +57,10 @@ WITH ranked AS (
         h60
     FROM {{ src }}
     WHERE key IS NOT NULL
-)
-SELECT
-    CAST(rank AS BIGINT) AS rank,
-    key,
-    size,
-    CAST(aligned_size AS BIGINT) AS aligned_size,
-    CAST(sum(aligned_size) OVER (
-        ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) - aligned_size AS BIGINT) AS byte_offset,
-    hits,
-    bytes,
-    first_pos,
-    last_pos,
-    h60
-FROM ranked
+{% if ordered %}
+    ORDER BY
+{{ order_by }}{% endif %}
+) AS ranked
+{% if not ordered %}
 ORDER BY rank ASC
 {% endif %}

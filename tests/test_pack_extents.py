@@ -68,3 +68,42 @@ def test_pack_extents_of_an_empty_layout() -> None:
     con = duckdb.connect()
     _layout(con, 0, seed=1, align=4096, boundaries=[4096])
     assert _from_pieces(con, 4096, ordered=True) == ([], [])
+
+
+def _reference(objects: list[tuple[int, int, int]], page: int) -> list[tuple[int, ...]]:
+    """Extents of (address, size, hits) objects, merged in Python."""
+    spans = sorted(((a // page, (a + max(s, 1) - 1) // page, h, s) for a, s, h in objects))
+    out: list[list[int]] = []
+    for first, last, hits, size in spans:
+        if out and first <= out[-1][2] + 1:
+            e = out[-1]
+            e[2] = max(e[2], last)
+            e[4] += 1
+            e[5] += hits
+            e[6] += hits * size
+        else:
+            out.append([len(out), first, last, 0, 1, hits, hits * size])
+    return [(e[0], e[1], e[2], e[2] - e[1] + 1, *e[4:]) for e in out]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4, 8])
+def test_extents_do_not_depend_on_the_order_of_tied_objects(threads: int) -> None:
+    # Zero-size objects share an offset with the next object, after a hole: objects alike in
+    # every ORDER BY column. Two windows once ordered them differently (DuckDB 1.5, 4 threads)
+    # and moved them into the extent before the hole.
+    objects = []
+    for i in range(3000):
+        base = i * 65536
+        objects += [(base, 0, 7)] * 5 + [(base, 4096 * (1 + i % 3), 3), (base + 4096 * 5, 10, 1)]
+    con = duckdb.connect(config={"threads": threads})
+    con.execute("""
+        CREATE TABLE objects AS
+        SELECT i * 65536 AS address, 0 AS size, 7 AS hits FROM range(3000) AS t(i), range(5)
+        UNION ALL SELECT i * 65536, 4096 * (1 + i % 3), 3 FROM range(3000) AS t(i)
+        UNION ALL SELECT i * 65536 + 4096 * 5, 10, 1 FROM range(3000) AS t(i)
+    """)
+    sql = render("extents", src="(SELECT address, size, hits, hits * size AS bytes FROM objects)",
+                 page_size="4096", partition=[])
+    expected = _reference(objects, 4096)
+    for _ in range(5):
+        assert [tuple(int(v) for v in r) for r in con.execute(sql).fetchall()] == expected

@@ -9,25 +9,35 @@ WITH spans AS (
         wave,
         CAST(((address) - (((address) % (4096)) + (4096)) % (4096)) / (4096) AS BIGINT) AS first_page,
         CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - (((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % (4096)) + (4096)) % (4096)) / (4096) AS BIGINT) AS last_page,
-        address,
         hits,
         bytes
     FROM objects
 ),
+starts AS (
+    SELECT
+        wave,
+        first_page,
+        max(last_page) AS last_page,
+        count(*) AS objects,
+        sum(hits) AS hits,
+        sum(bytes) AS bytes
+    FROM spans
+    GROUP BY wave, first_page
+),
 reach AS (
     SELECT
-        spans.*,
+        starts.*,
         max(last_page) OVER (
-            PARTITION BY wave ORDER BY first_page ASC, last_page ASC, address ASC
+            PARTITION BY wave ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS reach_before
-    FROM spans
+    FROM starts
 ),
 islands AS (
     SELECT
         reach.*,
         sum(CASE WHEN reach_before IS NULL OR first_page > reach_before + 1 THEN 1 ELSE 0 END) OVER (
-            PARTITION BY wave ORDER BY first_page ASC, last_page ASC, address ASC
+            PARTITION BY wave ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) - 1 AS extent
     FROM reach
@@ -38,7 +48,7 @@ SELECT
     CAST(min(first_page) AS BIGINT) AS first_page,
     CAST(max(last_page) AS BIGINT) AS last_page,
     CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
-    CAST(count(*) AS BIGINT) AS objects,
+    CAST(sum(objects) AS BIGINT) AS objects,
     CAST(sum(hits) AS BIGINT) AS hits,
     CAST(sum(bytes) AS BIGINT) AS bytes
 FROM islands

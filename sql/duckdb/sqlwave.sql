@@ -338,7 +338,20 @@ ORDER BY rank ASC;
 
 -- sqlwave_pack_order: pack order (hot, first-touch, last-touch) with offsets aligned to 2^align_bits
 CREATE OR REPLACE MACRO sqlwave_pack_order(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12) AS TABLE
-WITH ranked AS (
+SELECT
+    CAST(rank AS BIGINT) AS rank,
+    key,
+    size,
+    CAST(aligned_size AS BIGINT) AS aligned_size,
+    CAST(sum(aligned_size) OVER (
+        ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - aligned_size AS BIGINT) AS byte_offset,
+    hits,
+    bytes,
+    first_pos,
+    last_pos,
+    h60
+FROM (
     SELECT
         row_number() OVER (
             ORDER BY
@@ -365,21 +378,7 @@ WITH ranked AS (
         h60
     FROM sqlwave_usage(src, key_col := key_col, size_col := size_col)
     WHERE key IS NOT NULL
-)
-SELECT
-    CAST(rank AS BIGINT) AS rank,
-    key,
-    size,
-    CAST(aligned_size AS BIGINT) AS aligned_size,
-    CAST(sum(aligned_size) OVER (
-        ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) - aligned_size AS BIGINT) AS byte_offset,
-    hits,
-    bytes,
-    first_pos,
-    last_pos,
-    h60
-FROM ranked
+) AS ranked
 ORDER BY rank ASC;
 
 -- sqlwave_waves: per-wave summary; w0..w3 are per-wave byte budgets
@@ -430,25 +429,34 @@ WITH spans AS (
     SELECT
         CAST(((address) - (((address) % (CAST(pow(2, page_bits) AS BIGINT))) + (CAST(pow(2, page_bits) AS BIGINT))) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT) AS first_page,
         CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - (((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % (CAST(pow(2, page_bits) AS BIGINT))) + (CAST(pow(2, page_bits) AS BIGINT))) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT) AS last_page,
-        address,
         hits,
         bytes
     FROM (SELECT key * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL)
 ),
+starts AS (
+    SELECT
+        first_page,
+        max(last_page) AS last_page,
+        count(*) AS objects,
+        sum(hits) AS hits,
+        sum(bytes) AS bytes
+    FROM spans
+    GROUP BY first_page
+),
 reach AS (
     SELECT
-        spans.*,
+        starts.*,
         max(last_page) OVER (
-            ORDER BY first_page ASC, last_page ASC, address ASC
+            ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS reach_before
-    FROM spans
+    FROM starts
 ),
 islands AS (
     SELECT
         reach.*,
         sum(CASE WHEN reach_before IS NULL OR first_page > reach_before + 1 THEN 1 ELSE 0 END) OVER (
-            ORDER BY first_page ASC, last_page ASC, address ASC
+            ORDER BY first_page ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) - 1 AS extent
     FROM reach
@@ -458,7 +466,7 @@ SELECT
     CAST(min(first_page) AS BIGINT) AS first_page,
     CAST(max(last_page) AS BIGINT) AS last_page,
     CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
-    CAST(count(*) AS BIGINT) AS objects,
+    CAST(sum(objects) AS BIGINT) AS objects,
     CAST(sum(hits) AS BIGINT) AS hits,
     CAST(sum(bytes) AS BIGINT) AS bytes
 FROM islands

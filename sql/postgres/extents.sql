@@ -49,19 +49,30 @@ WITH spans AS (
     ) AS DOUBLE PRECISION) / (
       4096
     ) AS BIGINT) AS last_page,
-    address,
     hits,
     bytes
   FROM objects
+), starts AS (
+  SELECT
+    wave,
+    first_page,
+    MAX(last_page) AS last_page,
+    COUNT(*) AS objects,
+    SUM(hits) AS hits,
+    SUM(bytes) AS bytes
+  FROM spans
+  GROUP BY
+    wave,
+    first_page
 ), reach AS (
   SELECT
-    spans.*,
+    starts.*,
     MAX(last_page) OVER (
       PARTITION BY wave
-      ORDER BY first_page ASC, last_page ASC, address ASC
+      ORDER BY first_page ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS reach_before
-  FROM spans
+  FROM starts
 ), islands AS (
   SELECT
     reach.*,
@@ -69,7 +80,7 @@ WITH spans AS (
       CASE WHEN reach_before IS NULL OR first_page > reach_before + 1 THEN 1 ELSE 0 END
     ) OVER (
       PARTITION BY wave
-      ORDER BY first_page ASC, last_page ASC, address ASC
+      ORDER BY first_page ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) - 1 AS extent
   FROM reach
@@ -80,7 +91,7 @@ SELECT
   CAST(MIN(first_page) AS BIGINT) AS first_page,
   CAST(MAX(last_page) AS BIGINT) AS last_page,
   CAST(MAX(last_page) - MIN(first_page) + 1 AS BIGINT) AS pages,
-  CAST(COUNT(*) AS BIGINT) AS objects,
+  CAST(SUM(objects) AS BIGINT) AS objects,
   CAST(SUM(hits) AS BIGINT) AS hits,
   CAST(SUM(bytes) AS BIGINT) AS bytes
 FROM islands

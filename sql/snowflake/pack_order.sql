@@ -5,7 +5,18 @@
 -- parameter: 4096  alignment of byte offsets in bytes (a power of two)
 -- returns: rank, key, size, aligned_size, byte_offset, hits, bytes, first_pos, last_pos, h60
 -- embed: replace the relation names with your tables or CTEs, e.g. CREATE VIEW pack_order AS <this query>
-WITH ranked AS (
+SELECT
+  CAST(rank AS BIGINT) AS rank,
+  key,
+  size,
+  CAST(aligned_size AS BIGINT) AS aligned_size,
+  CAST(SUM(aligned_size) OVER (ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - aligned_size AS BIGINT) AS byte_offset,
+  hits,
+  bytes,
+  first_pos,
+  last_pos,
+  h60
+FROM (
   SELECT
     ROW_NUMBER() OVER (
       ORDER BY CASE 'hot'
@@ -45,18 +56,6 @@ WITH ranked AS (
   FROM usage
   WHERE
     NOT key IS NULL
-)
-SELECT
-  CAST(rank AS BIGINT) AS rank,
-  key,
-  size,
-  CAST(aligned_size AS BIGINT) AS aligned_size,
-  CAST(SUM(aligned_size) OVER (ORDER BY rank ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - aligned_size AS BIGINT) AS byte_offset,
-  hits,
-  bytes,
-  first_pos,
-  last_pos,
-  h60
-FROM ranked
+) AS ranked
 ORDER BY
   rank ASC;

@@ -3,7 +3,8 @@
 Each macro is rendered with placeholder relation names (the contract below) and default
 parameters, so the files chain: `usage` reads `access_log`, `cohorts`/`pack_order`/`metrics`
 read `usage`, `waves` reads `pack_order`, `wave_summary` and `pack_extents` read `waves`,
-`extents` reads `objects`, `reuse` reads `access_log`. These files are also the golden files of the renderer.
+`extents` reads `objects`, `reuse` reads `access_log`. These files are also the golden files of
+the renderer.
 """
 
 from __future__ import annotations

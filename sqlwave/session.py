@@ -94,7 +94,8 @@ class Session:
         return USAGE
 
     def h60_unique(self) -> bool:
-        """True when no two keys share a hash60, so (…, h60) is a total order without the key text."""
+        """True when no two keys share a hash60: an order that ends with h60 is then total
+        without the key text (checked once per session)."""
         if self._h60_unique is None:
             row = self.con.execute(
                 f"SELECT count(*) - count(DISTINCT h60) FROM {self.usage()} WHERE key IS NOT NULL"
@@ -176,7 +177,7 @@ class Session:
         """The extents of the objects in `waves` as table `table`, and the count in each wave.
 
         Integer keys are addresses (times key_scale) and may overlap: extents.sql, once over all
-        objects and once per wave. Other keys sit at their packed offsets, which never overlap:
+        objects and once per wave. Other keys sit at their packed offsets, which never go back:
         pack_extents.sql finds both in one pass, as pieces of extents cut at wave ends.
         """
         page = str(2**page_bits)

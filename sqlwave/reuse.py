@@ -58,18 +58,14 @@ class ReuseHistogram:
     are small and mostly single-threaded (cohorts, pack order, waves, extents).
     """
 
-    def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None = None,
-                 h60_unique: bool | None = None) -> None:
+    def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None,
+                 h60_unique: bool) -> None:
         self.rate = rate
         self.counts = [(int(h), int(n)) for h, n in con.execute(
             f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
         ).fetchall()]
         # Hash60 (an integer) stands in for the key text, in the sample's order and the per-key
         # window, when no two keys share one (Session.h60_unique); else the key breaks ties.
-        if h60_unique is None:
-            h60_unique = not con.execute(
-                f"SELECT count(*) - count(DISTINCT h60) FROM {usage} WHERE key IS NOT NULL"
-            ).fetchall()[0][0]
         sampled = f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)"
         if rate < 1:
             sampled = _sample(usage, self.counts, rate, h60_unique, narrowed=False)

@@ -97,16 +97,15 @@ class Session:
         """True when no two keys share a hash60: an order that ends with h60 is then total
         without the key text (checked once per session)."""
         if self._h60_unique is None:
-            row = self.con.execute(
-                f"SELECT count(*) - count(DISTINCT h60) FROM {self.usage()} WHERE key IS NOT NULL"
-            ).fetchall()
-            self._h60_unique = not row[0][0]
+            self._h60_unique = not self._repeats("h60", f"{self.usage()} WHERE key IS NOT NULL")
         return self._h60_unique
 
     def _hash_collides(self) -> bool:
-        row = self.con.execute(
-            f"SELECT count(*) - count(DISTINCT {REQUEST_GROUP}) FROM {USAGE}"
-        ).fetchall()
+        return self._repeats(REQUEST_GROUP, USAGE)
+
+    def _repeats(self, expr: str, rows: str) -> bool:
+        """Whether two of `rows` share a value of `expr`."""
+        row = self.con.execute(f"SELECT count(*) - count(DISTINCT {expr}) FROM {rows}").fetchall()
         return bool(row[0][0])
 
     def metrics(self, capacity: int | None) -> dict[str, Any]:

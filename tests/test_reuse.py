@@ -14,7 +14,7 @@ from sqlwave.engine import connect
 from sqlwave.errors import InputError
 from sqlwave.example import write_example_log
 from sqlwave.log import bind_log
-from sqlwave.reuse import KEPT, ReuseHistogram, _complete, _sample
+from sqlwave.reuse import KEPT, ReuseHistogram, _complete, _sample, _sql
 from sqlwave.session import Session
 
 
@@ -184,3 +184,41 @@ def test_a_short_narrowed_sample_falls_back_to_the_plain_one(tmp_path, monkeypat
 
     monkeypatch.setattr(reuse_mod, "_sample", short)
     assert ReuseHistogram(*args).result() == expected
+
+
+@pytest.mark.parametrize("sampled_id", ["h60", None])
+def test_list_form_gives_the_window_forms_rows(tmp_path, sampled_id):
+    # reuse.sql's `lists` form (DuckDB only) takes each key's gaps from its sorted positions;
+    # the portable form uses lag(). Same rows, for all keys and for a sample, keyed by hash60
+    # or by the key text. NULL keys and a second file shift positions.
+    for i, rows in enumerate((20_000, 7_000)):
+        write_example_log(str(tmp_path / f"log{i}.parquet"), rows=rows, seed=i)
+    con = connect()
+    session = Session(con, bind_log(con, str(tmp_path), "key", "size"))
+    usage = session.usage()
+    counts = [(int(h), int(n)) for h, n in con.execute(
+        f"SELECT hits, count(*) FROM {usage} GROUP BY hits").fetchall()]
+    for sampled in (f"(SELECT key, hits, h60 FROM {usage})",
+                    _sample(usage, counts, 0.05, sampled_id is not None, narrowed=False)):
+        window = con.execute(_sql(sampled, sampled_id is not None, lists=False)).fetchall()
+        assert len(window) > 10
+        assert con.execute(_sql(sampled, sampled_id is not None, lists=True)).fetchall() == window
+
+
+def test_a_sample_past_the_list_bound_takes_the_window_form(tmp_path, monkeypatch):
+    import sqlwave.reuse as reuse_mod
+
+    con, session, _ = _background(tmp_path)
+    args = (con, session.usage(), 0.05, session.log.views, session.h60_unique())
+    forms: list[bool] = []
+    real = reuse_mod._sql
+
+    def record(sampled, h60_unique, lists=False):
+        forms.append(lists)
+        return real(sampled, h60_unique, lists)
+
+    monkeypatch.setattr(reuse_mod, "_sql", record)
+    with_lists = ReuseHistogram(*args).result()
+    monkeypatch.setattr(reuse_mod, "LIST_ACCESSES", 100)
+    assert ReuseHistogram(*args).result() == with_lists
+    assert forms == [True, False]

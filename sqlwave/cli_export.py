@@ -71,6 +71,10 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
            temp_directory: str | None, threads: int | None, engine: str, master: str,
            dsn: str | None, table: str | None, **options: Any) -> None:
     """Analyse an access log and write a WaveSpec JSON."""
+    from sqlwave.engine import start_early
+
+    if engine == "duckdb":
+        start_early()  # DuckDB creates its database while the imports below run
     from sqlwave.example import example_log_path
     from sqlwave.export import ExportOptions
     from sqlwave.units import parse_byte_list, parse_bytes

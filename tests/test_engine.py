@@ -40,3 +40,38 @@ def test_progress_reports_stages_when_enabled(monkeypatch):
         con.execute("SELECT count(*) FROM range(30000000) t(i) WHERE i % 7 = 3").fetchall()
     assert "counting: done in" in buffer.getvalue()
 
+
+
+def test_a_database_started_early_is_taken_once_with_the_settings(monkeypatch):
+    import duckdb
+
+    from sqlwave import engine
+
+    started: list[duckdb.DuckDBPyConnection] = []
+    real = duckdb.connect
+
+    def counted(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    engine.start_early()
+    engine.start_early()  # a second call keeps the first database
+    con = engine.connect(threads=1, memory_limit="123MB")
+    assert len(started) == 1  # connect() took the early one instead of starting its own
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+    engine.connect()  # the next one starts its own
+    assert len(started) == 2
+
+
+def test_a_failed_early_start_leaves_connect_to_report(monkeypatch):
+    import duckdb
+
+    from sqlwave import engine
+
+    real = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: 1 / 0)
+    engine.start_early()
+    monkeypatch.setattr(duckdb, "connect", real)
+    assert engine.connect().execute("SELECT 42").fetchall() == [(42,)]  # connected in line

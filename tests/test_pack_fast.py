@@ -67,3 +67,15 @@ def test_unique_hash60_pack_matches_the_macro_default() -> None:
     sql = render("pack_order", src="u", strategy="'hot'", strategies=PACK_STRATEGIES, align="64")
     names = [d[0] for d in con.execute(sql).description]
     assert fast == [dict(zip(names, r, strict=True)) for r in con.execute(sql).fetchall()]
+
+
+@pytest.mark.parametrize(("h60", "unique"), [([5, 9, 7, 1], True), ([5, 9, 5, 1], False),
+                                             ([3, 3, 3, 3], False)])
+def test_hash60_uniqueness_is_checked_exactly(h60: list[int], unique: bool) -> None:
+    from sqlwave.engine import connect
+    from sqlwave.session import Session
+
+    usage = pa.table({"key": ["a", "b", "c", "d"], "hits": [1] * 4, "bytes": [8] * 4,
+                      "size": [8] * 4, "first_pos": [0] * 4, "last_pos": [0] * 4,
+                      "requests": [1] * 4, "size_nulls": [0] * 4, "size_min": [8] * 4, "h60": h60})
+    assert Session.over_usage(connect(), usage).h60_unique() is unique

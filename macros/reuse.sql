@@ -10,9 +10,9 @@
     lists        optional, default false: true takes the gaps between neighbours in each key's
                  sorted list of positions instead of a lag() window: the same rows, faster on
                  small samples (0.5M accesses: 0.083 -> 0.069 s). A list aggregate holds every
-                 position in memory, outside the memory limit (a window's sort spills), so
-                 callers use it on small samples only (sqlwave/reuse.py). DuckDB only; never
-                 transpiled.
+                 position in memory and cannot spill (a window's sort can), so callers use it
+                 on small samples under a roomy memory limit only (sqlwave/reuse.py). DuckDB
+                 only; never transpiled.
 
     Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
     lets the caller scale a sample per hits class (sqlwave/reuse.py). -#}

@@ -23,8 +23,10 @@ from typing import Any
 import duckdb
 
 from sqlwave.engine import fetch_dicts
+from sqlwave.errors import ParameterError
 from sqlwave.log import LOG_VIEW
 from sqlwave.macros import render
+from sqlwave.units import parse_bytes
 
 MAX_BUCKET = 48
 MIN_KEYS = 2
@@ -33,8 +35,10 @@ KEPT = "sqlwave_reuse_keys"
 # Samples up to this many accesses take reuse.sql's list form. Measured on the 10M-row example
 # log (DuckDB 2.0, whole processes): at 0.5M accesses (the default 2 % sample) 16 ms faster and
 # 5 MB more peak RSS than the window; at 0.75M as fast and 22 MB more; at 1.2M slower and 75 MB
-# more (a list aggregate's states sit outside the memory limit; a window's sort spills).
+# more. A list aggregate cannot spill (a window's sort can), so the list form also needs a
+# memory limit with room: under 40MB the export ran out of memory with it, never without.
 LIST_ACCESSES = 600_000
+LIST_MIN_MEMORY = 512 * 2**20
 
 
 def hits_class(hits: int) -> int:
@@ -103,9 +107,7 @@ class ReuseHistogram:
 
     def _run(self, h60_unique: bool) -> None:
         try:
-            accesses = self._cursor.execute(f"SELECT sum(hits) FROM {KEPT}").fetchall()[0][0]
-            lists = (accesses or 0) <= LIST_ACCESSES
-            self._rows = fetch_dicts(self._cursor, _sql(KEPT, h60_unique, lists))
+            self._rows = fetch_dicts(self._cursor, _sql(KEPT, h60_unique, _lists_fit(self._cursor)))
         except BaseException as e:  # handed to the caller by result()
             self._error = e
 
@@ -141,6 +143,17 @@ class ReuseHistogram:
         with contextlib.suppress(duckdb.Error):
             self._cursor.execute(f"DROP TABLE IF EXISTS {KEPT}")
             self._cursor.close()
+
+
+def _lists_fit(con: Any) -> bool:
+    """Whether the kept keys' accesses may take the list form (see LIST_ACCESSES)."""
+    accesses = con.execute(f"SELECT sum(hits) FROM {KEPT}").fetchall()[0][0] or 0
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    try:
+        room = parse_bytes(str(limit))  # DuckDB shows it as e.g. '953.6 MiB'
+    except ParameterError:
+        return False
+    return accesses <= LIST_ACCESSES and room >= LIST_MIN_MEMORY
 
 
 def _sql(sampled: str, h60_unique: bool, lists: bool = False) -> str:

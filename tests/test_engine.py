@@ -41,7 +41,6 @@ def test_progress_reports_stages_when_enabled(monkeypatch):
     assert "counting: done in" in buffer.getvalue()
 
 
-
 def test_a_database_started_early_is_taken_once_with_the_settings(monkeypatch):
     import duckdb
 

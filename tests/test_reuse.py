@@ -192,23 +192,30 @@ def test_list_form_gives_the_window_forms_rows(tmp_path, sampled_id):
     # the portable form uses lag(). Same rows, for all keys and for a sample, keyed by hash60
     # or by the key text. NULL keys and a second file shift positions.
     for i, rows in enumerate((20_000, 7_000)):
-        write_example_log(str(tmp_path / f"log{i}.parquet"), rows=rows, seed=i)
+        path = str(tmp_path / f"log{i}.parquet")
+        write_example_log(path, rows=rows, seed=i)
+        log = pq.read_table(path)
+        keys = [None if n % 7 == 3 else k for n, k in enumerate(log.column("key").to_pylist())]
+        pq.write_table(log.set_column(log.schema.get_field_index("key"), "key",
+                                      pa.array(keys, pa.string())), path)
     con = connect()
     session = Session(con, bind_log(con, str(tmp_path), "key", "size"))
     usage = session.usage()
     counts = [(int(h), int(n)) for h, n in con.execute(
-        f"SELECT hits, count(*) FROM {usage} GROUP BY hits").fetchall()]
-    for sampled in (f"(SELECT key, hits, h60 FROM {usage})",
+        f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits").fetchall()]
+    for sampled in (f"(SELECT key, hits, h60 FROM {usage} WHERE key IS NOT NULL)",
                     _sample(usage, counts, 0.05, sampled_id is not None, narrowed=False)):
         window = con.execute(_sql(sampled, sampled_id is not None, lists=False)).fetchall()
         assert len(window) > 10
         assert con.execute(_sql(sampled, sampled_id is not None, lists=True)).fetchall() == window
 
 
-def test_a_sample_past_the_list_bound_takes_the_window_form(tmp_path, monkeypatch):
+def test_a_large_sample_or_a_small_memory_limit_takes_the_window_form(tmp_path, monkeypatch):
+    # A list aggregate cannot spill: the list form only for a small sample with room to spare.
     import sqlwave.reuse as reuse_mod
 
     con, session, _ = _background(tmp_path)
+    con.execute("SET memory_limit = '1GB'")
     args = (con, session.usage(), 0.05, session.log.views, session.h60_unique())
     forms: list[bool] = []
     real = reuse_mod._sql
@@ -219,6 +226,9 @@ def test_a_sample_past_the_list_bound_takes_the_window_form(tmp_path, monkeypatc
 
     monkeypatch.setattr(reuse_mod, "_sql", record)
     with_lists = ReuseHistogram(*args).result()
+    con.execute("SET memory_limit = '100MB'")
+    assert ReuseHistogram(*args).result() == with_lists
+    con.execute("SET memory_limit = '1GB'")
     monkeypatch.setattr(reuse_mod, "LIST_ACCESSES", 100)
     assert ReuseHistogram(*args).result() == with_lists
-    assert forms == [True, False]
+    assert forms == [True, False, False]

@@ -52,7 +52,9 @@ class _EarlyStart:
 
     def __init__(self) -> None:
         self.con: duckdb.DuckDBPyConnection | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        # Not a daemon: a command that fails before connect() must wait for it at exit (20 ms);
+        # a process that exits while DuckDB is still starting up aborts (exit code 134).
+        self.thread = threading.Thread(target=self._run)
         self.thread.start()
 
     def _run(self) -> None:

@@ -160,3 +160,15 @@ def test_real_process_shows_no_traceback_unless_debug(tmp_path):
     proc = run_cli_process("--debug", "export", "--logs", missing, "--out", str(tmp_path / "ws.json"))
     assert proc.returncode == 1 and "Traceback" in proc.stderr
     assert not (tmp_path / "ws.json").exists()
+
+
+def test_a_process_refused_before_connecting_exits_cleanly(tmp_path):
+    # `sqlwave export` starts DuckDB's database in a thread while it imports; a process that
+    # exited while that start-up was still running aborted (exit code 134, no message).
+    log = write(tmp_path, pa.table({"key": ["a", "b"]}))
+    for _ in range(5):
+        proc = run_cli_process("export", "--logs", log, "--top-k", "0",
+                               "--out", str(tmp_path / "ws.json"))
+        assert (proc.returncode, proc.stderr) == (
+            1, "Error: top_k must be between 1 and 100000, got 0\n")
+    assert not (tmp_path / "ws.json").exists()

@@ -50,3 +50,22 @@ level_{{ i }} AS (
 ),
 {% endfor %}
 {%- endmacro %}
+
+{#- The extents of `rows`, which carry an extent number (within each partition) and the page
+    span, objects, hits and bytes of one object or of a group of them: one row per extent. -#}
+{% macro extent_totals(rows, partition) -%}
+SELECT
+{% for c in partition %}
+    {{ c }},
+{% endfor %}
+    CAST(extent AS BIGINT) AS extent,
+    CAST(min(first_page) AS BIGINT) AS first_page,
+    CAST(max(last_page) AS BIGINT) AS last_page,
+    CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
+    CAST(sum(objects) AS BIGINT) AS objects,
+    CAST(sum(hits) AS BIGINT) AS hits,
+    CAST(sum(bytes) AS BIGINT) AS bytes
+FROM {{ rows }}
+GROUP BY {% for c in partition %}{{ c }}, {% endfor %}extent
+ORDER BY {% for c in partition %}{{ c }} ASC, {% endfor %}extent ASC
+{%- endmacro %}

@@ -56,17 +56,4 @@ islands AS (
         ) - 1 AS extent
     FROM reach
 )
-SELECT
-{% for c in partition %}
-    {{ c }},
-{% endfor %}
-    CAST(extent AS BIGINT) AS extent,
-    CAST(min(first_page) AS BIGINT) AS first_page,
-    CAST(max(last_page) AS BIGINT) AS last_page,
-    CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages,
-    CAST(sum(objects) AS BIGINT) AS objects,
-    CAST(sum(hits) AS BIGINT) AS hits,
-    CAST(sum(bytes) AS BIGINT) AS bytes
-FROM islands
-GROUP BY {% for c in partition %}{{ c }}, {% endfor %}extent
-ORDER BY {% for c in partition %}{{ c }} ASC, {% endfor %}extent ASC
+{{ h.extent_totals('islands', partition) }}

@@ -12,8 +12,8 @@
     never decrease either: the running maximum that extents.sql needs (objects at any address may
     overlap) is here the previous row's last page. Waves are runs of ranks too, so each (extent,
     wave) pair is one run of objects: one piece. Group the pieces by extent for the layout's
-    extents (the same rows as extents.sql over these objects); count them per wave for each
-    wave's extents. -#}
+    extents (extent_totals in _helpers.sql, as extents.sql ends: the same rows as extents.sql
+    over these objects); count them per wave for each wave's extents. -#}
 {% import '_helpers.sql' as h %}
 {% set ordered = ordered is defined and ordered %}
 {% set by_rank = '' if ordered else 'ORDER BY rank ASC' %}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlwave.engine import fetch_dicts, literal
 from sqlwave.errors import ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW
-from sqlwave.macros import render
+from sqlwave.macros import helper, render
 from sqlwave.session import Session
 from sqlwave.strategies import LAYOUT_STRATEGIES
 
@@ -78,7 +78,7 @@ def prepare_log(session: Session, remap: bool, window: int) -> str:
     """
     key = "key"
     if remap and session.log.key_type == "integer":
-        key = render_hash("CAST(key AS VARCHAR)")
+        key = helper("hash60", "CAST(key AS VARCHAR)")
     request = (
         "request"
         if session.log.has_request
@@ -90,13 +90,6 @@ def prepare_log(session: Session, remap: bool, window: int) -> str:
         f"FROM {LOG_VIEW} WHERE key IS NOT NULL"
     )
     return LAYOUT_LOG
-
-
-def render_hash(text: str) -> str:
-    template = "{% import '_helpers.sql' as h %}{{ h.hash60(x) }}"
-    from sqlwave.macros import environment
-
-    return environment().from_string(template).render(x=text)
 
 
 def position_range(session: Session, log: str) -> tuple[int, int]:

@@ -75,6 +75,15 @@ def _raise_error(message: str) -> None:
     raise ParameterError(message)
 
 
+def helper(name: str, *args: Any) -> str:
+    """Call macro `name` of `macros/_helpers.sql`, for SQL built in Python from the same pieces.
+
+    >>> helper("align_up", "x", "8")
+    '((x) + (8) - 1 - (((x) + (8) - 1) % (8)))'
+    """
+    return str(getattr(environment().get_template("_helpers.sql").module, name)(*args))
+
+
 def render(name: str, **params: Any) -> str:
     """Render macro `name` to one DuckDB SQL query (portable subset).
 

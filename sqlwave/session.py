@@ -14,7 +14,7 @@ import duckdb
 from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import LOG_VIEW, BoundLog, sizes_valid_by_footer
-from sqlwave.macros import render
+from sqlwave.macros import helper, render
 from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
 
 if TYPE_CHECKING:
@@ -190,14 +190,8 @@ class Session:
             per_wave = f'({render("extents", src=objects, page_size=page, partition=["wave"])})'
         else:
             self.create(PIECES, "pack_extents", src=waves, page_size=page, ordered=self.on_duckdb)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT extent, "
-                "CAST(min(first_page) AS BIGINT) AS first_page, "
-                "CAST(max(last_page) AS BIGINT) AS last_page, "
-                "CAST(max(last_page) - min(first_page) + 1 AS BIGINT) AS pages, "
-                "CAST(sum(objects) AS BIGINT) AS objects, CAST(sum(hits) AS BIGINT) AS hits, "
-                f"CAST(sum(bytes) AS BIGINT) AS bytes FROM {PIECES} GROUP BY extent ORDER BY extent"
-            )
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                             f"{helper('extent_totals', PIECES, [])}")
             per_wave = PIECES
         rows = self.con.execute(
             f"SELECT wave, CAST(count(*) AS BIGINT) AS n FROM {per_wave} AS e GROUP BY wave"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from sqlwave.macros import render
+from sqlwave.macros import helper, render
 from sqlwave.strategies import PACK_STRATEGIES
 
 
@@ -33,10 +33,7 @@ def _layout(con: duckdb.DuckDBPyConnection, keys: int, seed: int, align: int,
 def _from_pieces(con: duckdb.DuckDBPyConnection, page: int, ordered: bool) -> tuple[list, list]:
     pieces = render("pack_extents", src="waves", page_size=str(page), ordered=ordered)
     con.execute(f"CREATE OR REPLACE TEMP TABLE pieces AS {pieces}")
-    extents = con.execute(
-        "SELECT extent, min(first_page), max(last_page), max(last_page) - min(first_page) + 1, "
-        "sum(objects), sum(hits), sum(bytes) FROM pieces GROUP BY extent ORDER BY extent"
-    ).fetchall()
+    extents = con.execute(helper("extent_totals", "pieces", [])).fetchall()  # as Session does
     per_wave = con.execute("SELECT wave, count(*) FROM pieces GROUP BY wave ORDER BY wave")
     return [tuple(int(v) for v in r) for r in extents], per_wave.fetchall()
 

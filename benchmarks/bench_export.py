@@ -147,12 +147,15 @@ def main() -> None:
     parser.add_argument("--many-keys", action="store_true",
                         help="Generate (and use) a log with millions of distinct keys instead.")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sqlwave-bench"))
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="Runs of each contender (default: 5; 3 with --many-keys).")
     parser.add_argument("--only", default=",".join(CONTENDERS),
                         help=f"Comma-separated subset of {','.join(CONTENDERS)}.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
     parser.add_argument("sqlwave_args", nargs="*", help="Extra `sqlwave export` options.")
     args = parser.parse_args()
+    if args.repeat is None:
+        args.repeat = 3 if args.many_keys else 5
     args.workdir.mkdir(parents=True, exist_ok=True)
     make = ensure_many_keys_log if args.many_keys else ensure_log
     log = args.log or make(args.rows, args.workdir)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sqlwave.checks import check_bits, check_cohorts, check_key_scale
 from sqlwave.engine import connect
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import bind_log
@@ -46,11 +47,9 @@ def build_prefix_cohorts(logs: Any, key_col: str = "key", size_col: str | None =
     """
     if prefix_len is None and delimiter is None:
         raise ParameterError("give prefix_len (characters) or delimiter (with depth)")
-    if prefix_len is not None and not 1 <= prefix_len <= 4096:
-        raise ParameterError(f"prefix_len must be between 1 and 4096, got {prefix_len}")
-    if not 1 <= top_k <= 100_000:
-        raise ParameterError(f"top_k must be between 1 and 100000, got {top_k}")
+    check_cohorts(prefix_len, delimiter, depth, top_k, rank_by)
     session = _session(logs, key_col, size_col)
+    session.check_sizes()
     return session.cohorts(prefix_len=prefix_len, delimiter=delimiter, depth=depth,
                            rank_by=rank_by, top_k=top_k)
 
@@ -64,9 +63,10 @@ def coalesce_kv_extents(logs: Any, key_col: str = "key", page_bits: int = 12,
     >>> coalesce_kv_extents(log, "block", page_bits=0).select(["first_page", "last_page", "hits"]).to_pylist()
     [{'first_page': 0, 'last_page': 2, 'hits': 4}, {'first_page': 7, 'last_page': 8, 'hits': 2}]
     """
-    if not 0 <= page_bits <= 40:
-        raise ParameterError(f"page_bits must be between 0 and 40, got {page_bits}")
+    check_bits("page_bits", page_bits)
+    check_key_scale(key_scale)
     session = _session(logs, key_col, size_col)
+    session.check_sizes()
     if session.log.key_type != "integer":
         raise InputError(f"column {key_col!r} is not an integer address column; for other keys, "
                          "extents follow the pack order (use export_wave_spec)")
@@ -87,8 +87,8 @@ def suggest_pack_order_from_usage(usage: pa.Table, strategy: str = "hot",
     missing = [c for c in USAGE_COLUMNS if c not in usage.column_names]
     if missing:
         raise InputError(f"usage table lacks columns {', '.join(missing)}; build it with compute_usage()")
-    if not 0 <= align_bits <= 40:
-        raise ParameterError(f"align_bits must be between 0 and 40, got {align_bits}")
+    check_bits("align_bits", align_bits)
     session = Session.over_usage(connect(), usage)
+    session.check_sizes()
     table = session.pack(strategy, align_bits)
     return session.run_table(f"SELECT * FROM {table} ORDER BY rank")

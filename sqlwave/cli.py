@@ -16,19 +16,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(func: F) -> F:
-    """Turn SqlwaveError into `Error: …` on stderr and exit 1; --debug shows the traceback."""
+    """Turn SqlwaveError, and DuckDB errors that got past the checks, into `Error: …` on stderr
+    and exit 1; --debug shows the traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SqlwaveError as e:
+        except Exception as e:
+            if not isinstance(e, SqlwaveError) and not _from_duckdb(e):
+                raise
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {e if isinstance(e, SqlwaveError) else _explain(e)}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _from_duckdb(error: Exception) -> bool:
+    """Whether DuckDB raised it (by module: importing duckdb here would slow `sqlwave --help`)."""
+    return any(cls.__module__.split(".")[0] in ("duckdb", "_duckdb") for cls in type(error).__mro__)
+
+
+def _explain(error: Any) -> SqlwaveError:
+    from sqlwave.engine import explain
+
+    return explain(error)
 
 
 @click.group(no_args_is_help=True)

@@ -22,6 +22,8 @@ def to_dlpack_columns(table: pa.Table, columns: list[str] | None = None) -> dict
     >>> np.from_dlpack(cols["x"]).tolist()
     [1, 2, 3]
     """
+    if isinstance(columns, str):  # list("ab") would be ["a", "b"]
+        raise InputError(f"columns must be a list of names; for one column, pass [{columns!r}]")
     names = list(table.column_names) if columns is None else list(columns)
     out: dict[str, pa.Array] = {}
     for name in names:

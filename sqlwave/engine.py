@@ -9,16 +9,18 @@ importing sqlglot, which would cost an export 50 ms of its start-up.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlwave.errors import InputError, ParameterError
+from sqlwave.errors import InputError, ParameterError, SqlwaveError
 
 if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
     import pyarrow as pa
@@ -108,6 +110,32 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: str) -> None:
         raise ParameterError(f"cannot set {name} to {value!r}: {first_line(e)}") from e
 
 
+def explain(error: duckdb.Error) -> SqlwaveError:
+    """A DuckDB error that got past the checks, with what to do about it."""
+    text = first_line(error)
+    if isinstance(error, duckdb.OutOfRangeException) or "overflow" in text.lower():
+        return InputError(
+            f"a number overflows 64-bit integers ({text}); integer keys times the key scale, "
+            "sizes and their sums must stay below 2^63: check the key and size columns and "
+            "--key-scale")
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return InputError(f"DuckDB ran out of memory ({text}); raise --memory-limit, or set "
+                          "--temp-directory to a disk with room to spill")
+    return SqlwaveError(f"DuckDB failed: {text} (`sqlwave --debug ...` shows the traceback)")
+
+
+@contextlib.contextmanager
+def explained_overflow() -> Iterator[None]:
+    """Turn DuckDB's integer overflow into an InputError that names the likely cause."""
+    try:
+        yield
+    except duckdb.Error as e:
+        error = explain(e)
+        if isinstance(error, InputError):
+            raise error from e
+        raise
+
+
 def first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
@@ -115,9 +143,12 @@ def first_line(error: BaseException) -> str:
 def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """Run a query and return an Arrow table (DuckDB 1.5 and 2.x spell this differently)."""
     rel = con.sql(sql)
-    if hasattr(rel, "to_arrow_table"):
-        return rel.to_arrow_table()
-    return rel.arrow()  # pragma: no cover - DuckDB < 1.4
+    table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+    # DuckDB hands results over in chunks of its own choosing (122,880 rows and up); one chunk
+    # per column lets to_dlpack_columns pass every column on without a copy.
+    if any(column.num_chunks > 1 for column in table.columns):
+        table = table.combine_chunks()
+    return table
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -138,32 +169,63 @@ class LogSource:
 
 
 def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str]]) -> list[str]:
-    """Resolve a path, glob, folder or list of them to sorted Parquet files; fail clearly."""
-    items: list[str | os.PathLike[str]] = (
-        [logs] if isinstance(logs, (str, os.PathLike)) else list(logs)
-    )
+    """Resolve a path, glob, folder or list of them to sorted Parquet files; fail clearly.
+
+    A folder, also one a glob matches (e.g. Hive partitions `logs/date=*`), stands for the
+    .parquet files under it. An existing file is itself even when its name has glob characters.
+    """
+    items = [logs] if isinstance(logs, (str, os.PathLike)) else logs
+    if not isinstance(items, (list, tuple)):
+        raise _not_a_log(items)
     if not items:
         raise InputError("no log files given; pass --logs PATH (a file, folder or glob)")
     files: list[str] = []
     for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise _not_a_log(item)
         text = os.fspath(item)
-        if glob.has_magic(text):
-            found = sorted(glob.glob(text, recursive=True))
-            if not found:
-                raise InputError(f"no files match {text!r}; check the pattern and quote it in the shell")
-            files.extend(f for f in found if os.path.isfile(f))
+        if os.path.isfile(text):
+            files.append(text)
         elif os.path.isdir(text):
-            found = sorted(glob.glob(os.path.join(text, "**", "*.parquet"), recursive=True))
+            found = _folder_files(text)
             if not found:
                 raise InputError(f"folder {text!r} holds no .parquet files")
             files.extend(found)
-        elif os.path.isfile(text):
-            files.append(text)
+        elif glob.has_magic(text):
+            found = []
+            for f in sorted(glob.glob(text, recursive=True)):
+                if os.path.isdir(f):
+                    found.extend(_folder_files(f))
+                elif os.path.isfile(f):
+                    found.append(f)
+            if not found:
+                raise InputError(f"no files match {text!r}; check the pattern and quote it in the shell")
+            files.extend(found)
         else:
             raise InputError(f"log file {text!r} does not exist; check the path")
     for f in files:
         _check_parquet(f)
     return files
+
+
+def _not_a_log(obj: Any) -> InputError:
+    # A pandas DataFrame would otherwise be iterated as its column names, read as paths.
+    return InputError(
+        f"cannot read a log from a {type(obj).__name__}; give a Parquet path, glob, folder or "
+        "list of them, a pyarrow.Table (pyarrow.Table.from_pandas for a DataFrame) or a DuckDB "
+        "relation"
+    )
+
+
+def _folder_files(folder: str) -> list[str]:
+    pattern = os.path.join(glob.escape(folder), "**", "*.parquet")
+    return sorted(f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
+
+
+def duckdb_path(path: str) -> str:
+    """`path` as DuckDB reads it literally: DuckDB expands glob characters even in a list of
+    files, so a file named `x[1].parquet` would read as `x1.parquet` (glob.escape: `[[]`)."""
+    return glob.escape(path)
 
 
 def _check_parquet(path: str) -> None:

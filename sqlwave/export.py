@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlwave import __version__
+from sqlwave.checks import check_bits, check_capacity, check_cohorts, check_key_scale, whole
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import BoundLog, bind_log
@@ -54,33 +55,22 @@ class ExportOptions:
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
-        if not 0 <= self.page_bits <= 40:
-            raise ParameterError(f"page_bits must be between 0 and 40, got {self.page_bits}")
-        if self.align_bits is not None and not 0 <= self.align_bits <= 40:
-            raise ParameterError(f"align_bits must be between 0 and 40, got {self.align_bits}")
-        if not 1 <= self.top_k <= 100_000:
-            raise ParameterError(f"top_k must be between 1 and 100000, got {self.top_k}")
-        if self.prefix_len is not None and not 1 <= self.prefix_len <= 4096:
-            raise ParameterError(f"prefix_len must be between 1 and 4096, got {self.prefix_len}")
-        if self.prefix_len is not None and self.delimiter is not None:
-            raise ParameterError("give either a prefix length or a delimiter, not both")
-        if self.delimiter == "":
-            raise ParameterError("the delimiter must not be empty")
-        if self.rank_by not in ("hits", "bytes"):
-            raise ParameterError(f"rank_by must be 'hits' or 'bytes', got {self.rank_by!r}")
-        if self.key_scale < 1:
-            raise ParameterError(f"key_scale must be at least 1, got {self.key_scale}")
+        check_bits("page_bits", self.page_bits)
+        if self.align_bits is not None:
+            check_bits("align_bits", self.align_bits)
+        check_cohorts(self.prefix_len, self.delimiter, self.depth, self.top_k, self.rank_by)
+        check_key_scale(self.key_scale)
+        check_capacity(self.capacity)
         if self.reuse_sample is not None and not 0 < self.reuse_sample <= 1:
             raise ParameterError(f"reuse sample rate must be in (0, 1], got {self.reuse_sample}")
         if self.null_keys not in ("report", "error"):
             raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
-        if not 0 <= self.max_inline <= 1_000_000:
-            raise ParameterError(f"max_inline must be between 0 and 1000000, got {self.max_inline}")
+        whole("max_inline", self.max_inline, 0, 1_000_000)
         if not 0 <= self.previous_threshold < 1:
             raise ParameterError(
                 f"previous_threshold must be in [0, 1), got {self.previous_threshold}")
-        if self.wave_bytes is not None and any(b <= 0 for b in self.wave_bytes):
-            raise ParameterError("wave budgets must be positive byte sizes")
+        for budget in self.wave_bytes or []:
+            whole("a wave budget (bytes)", budget, 1, 2**62)
 
 
 def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = None,
@@ -194,13 +184,7 @@ def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
         if opts.null_keys == "error":
             raise InputError(message + "; drop or fill them, or pass --null-keys report")
         print(f"Warning: {message}", file=sys.stderr)
-    problems = session.size_problems()
-    if problems["nulls"]:
-        raise InputError(f"{problems['nulls']} rows have a NULL size in column {opts.size_col!r}; "
-                         "fill them or leave out --size")
-    if problems["negative"]:
-        raise InputError(f"{problems['negative']} keys have a negative size in column "
-                         f"{opts.size_col!r}; sizes are byte counts and must be >= 0")
+    session.check_sizes()
     return metrics
 
 

@@ -14,6 +14,7 @@ from sqlwave.engine import (
     INTEGER_TYPES,
     TEXT_TYPES,
     LogSource,
+    duckdb_path,
     expand_paths,
     first_line,
     literal,
@@ -96,7 +97,7 @@ def sizes_valid_by_footer(con: duckdb.DuckDBPyConnection, log: BoundLog) -> bool
         return True  # every size is the constant 1
     if log.source.kind != "parquet" or not log.size_col or not log.source.files:
         return False
-    files = "[" + ", ".join(literal(f) for f in log.source.files) + "]"
+    files = "[" + ", ".join(literal(duckdb_path(f)) for f in log.source.files) + "]"
     rows = con.execute(
         "SELECT file_name, row_group_id, "
         "bool_or(path_in_schema = ? AND stats_null_count = 0 AND TRY_CAST(stats_min_value AS "
@@ -143,9 +144,14 @@ def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> tuple[LogSource, str
     return _bind_parquet(con, files)
 
 
+def _reserved(name: str) -> InputError:
+    return InputError(f"the log has a column named {name!r}, which sqlwave needs for its own use "
+                      "(file and position of each access); rename that column in the log")
+
+
 def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
     if "sqlwave_pos" in table.column_names:
-        raise InputError("the log has a column named 'sqlwave_pos', which sqlwave reserves; rename it")
+        raise _reserved("sqlwave_pos")
     con.register("sqlwave_arrow", table)
     # Arrow tables have no file row numbers; the window keeps the table's own row order.
     con.execute(
@@ -159,12 +165,13 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
     rows, sizes = [], []
     for f in files:
         try:
-            found = con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [f]).fetchone()
+            found = con.execute("SELECT num_rows FROM parquet_file_metadata(?)",
+                                [duckdb_path(f)]).fetchone()
         except duckdb.Error as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         rows.append(int(found[0]) if found else 0)
         sizes.append(os.path.getsize(f))
-    file_list = "[" + ", ".join(literal(f) for f in files) + "]"
+    file_list = "[" + ", ".join(literal(duckdb_path(f)) for f in files) + "]"
     # Position = rows in earlier files + row number in this file: dense and in file order,
     # without a window over every row.
     offsets, total = [], 0
@@ -174,15 +181,23 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
     if len(files) == 1:
         pos = "file_row_number"
     else:
-        cases = " ".join(f"WHEN {literal(f)} THEN {o}" for f, o in zip(files, offsets, strict=False))
-        pos = f"file_row_number + CASE sqlwave_file {cases} END"
+        # file_index is DuckDB's virtual column: the file's place in the list (each entry is
+        # one file, its glob characters escaped). The file name would not do: DuckDB gives it
+        # back normalised, differently from one version to the next.
+        cases = " ".join(f"WHEN {i} THEN {o}" for i, o in enumerate(offsets))
+        pos = f"file_row_number + CASE file_index {cases} END"
     view = (f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
-            f"SELECT * EXCLUDE (file_row_number, sqlwave_file), CAST({pos} AS BIGINT) AS sqlwave_pos "
-            f"FROM read_parquet({file_list}, filename = 'sqlwave_file', file_row_number = true, "
-            "union_by_name = true)")
+            f"SELECT * EXCLUDE (file_row_number), CAST({pos} AS BIGINT) AS sqlwave_pos "
+            f"FROM read_parquet({file_list}, file_row_number = true, union_by_name = true)")
     try:
         con.execute(view)
-        con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()
+        names = [row[0] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()]
     except duckdb.Error as e:
+        if "file_row_number" in str(e):  # our option clashes with a column of the files
+            raise _reserved("file_row_number") from e
         raise InputError(f"cannot read the log files: {first_line(e)}") from e
+    if names[-1] != "sqlwave_pos":  # DuckDB renamed ours: the files have one of that name
+        raise _reserved("sqlwave_pos")
+    if len(files) > 1 and "file_index" in names:  # it would hide the virtual column
+        raise _reserved("file_index")
     return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet"), view

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlwave.engine import LogSource, fetch_arrow, fetch_dicts, literal
-from sqlwave.errors import InputError, ParameterError
+from sqlwave.engine import LogSource, explained_overflow, fetch_arrow, fetch_dicts, literal
+from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW, BoundLog, sizes_valid_by_footer
 from sqlwave.macros import helper, render
 from sqlwave.strategies import LAYOUT_STRATEGIES, PACK_STRATEGIES
@@ -25,7 +25,6 @@ PACK = "sqlwave_pack"
 WAVES = "sqlwave_waves"
 EXTENTS = "sqlwave_extents"
 PIECES = "sqlwave_extent_pieces"
-MAX_DEPTH = 32
 # DuckDB's 64-bit hash of the key: a fast stand-in for the key when counting distinct requests.
 REQUEST_GROUP = "hash(key)"
 
@@ -47,6 +46,7 @@ class Session:
         self.positions = positions
         self.footer_sizes = footer_sizes
         self._usage_done = False
+        self._given_usage = False
         self._sizes_valid = False
         self._h60_unique: bool | None = None
         # DuckDB-only SQL (native hash, sorted subqueries numbered OVER ()) on DuckDB alone;
@@ -59,17 +59,19 @@ class Session:
         con.register("sqlwave_usage_in", usage)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {USAGE} AS SELECT * FROM sqlwave_usage_in")
         session = cls(con, BoundLog(LogSource(kind="arrow"), "string", True, False))
-        session._usage_done = True
+        session._usage_done = session._given_usage = True
         return session
 
     def run(self, name: str, **params: Any) -> pa.Table:
-        return fetch_arrow(self.con, render(name, **params))
+        return self.run_table(render(name, **params))
 
     def run_table(self, sql: str) -> pa.Table:
-        return fetch_arrow(self.con, sql)
+        with explained_overflow():
+            return fetch_arrow(self.con, sql)
 
     def create(self, table: str, name: str, **params: Any) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(name, **params)}")
+        with explained_overflow():
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(name, **params)}")
 
     def usage(self) -> str:
         """Materialise the usage aggregate (the one full scan) and return its table name."""
@@ -120,13 +122,27 @@ class Session:
         usage = self.usage()  # the scan decides whether the footers already answered
         if self._sizes_valid:
             return {"nulls": 0, "negative": 0}
+        nulls, low = "size_nulls", "size_min"
+        if self._given_usage:  # a usage table from the caller: one row per key, its size
+            nulls, low = "CASE WHEN size IS NULL THEN 1 ELSE 0 END", "size"
         row = fetch_dicts(
             self.con,
-            f"SELECT CAST(COALESCE(sum(size_nulls), 0) AS BIGINT) AS nulls, "
-            f"CAST(COALESCE(sum(CASE WHEN size_min < 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS negative "
+            f"SELECT CAST(COALESCE(sum({nulls}), 0) AS BIGINT) AS nulls, "
+            f"CAST(COALESCE(sum(CASE WHEN {low} < 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS negative "
             f"FROM {usage}",
         )[0]
         return {k: int(v) for k, v in row.items()}
+
+    def check_sizes(self) -> None:
+        """Refuse NULL and negative sizes: offsets, pages and byte counts would be wrong."""
+        problems = self.size_problems()
+        column = repr(self.log.size_col or "size")
+        if problems["nulls"]:
+            raise InputError(f"{problems['nulls']} rows have a NULL size in column {column}; "
+                             "fill them or leave out the size column (--size)")
+        if problems["negative"]:
+            raise InputError(f"{problems['negative']} keys have a negative size in column "
+                             f"{column}; sizes are byte counts and must be >= 0")
 
     def cohorts(self, *, prefix_len: int | None, delimiter: str | None, depth: int,
                 rank_by: str, top_k: int) -> pa.Table:
@@ -137,8 +153,6 @@ class Session:
                     rank_by: str, top_k: int) -> str:
         text_keys = self.log.key_type != "integer"
         if delimiter is not None:
-            if not 1 <= depth <= MAX_DEPTH:
-                raise ParameterError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
             return render("cohorts", src=self.usage(), text_keys=text_keys, mode="delimiter",
                           prefix_len="0", delimiter=literal(delimiter), depth=str(depth),
                           max_depth=depth, rank_by=rank_by, top_k=str(top_k))
@@ -156,8 +170,8 @@ class Session:
         known = PACK_STRATEGIES if src is None else LAYOUT_STRATEGIES
         if strategy not in known:
             raise ParameterError(
-                f"unknown pack order {strategy!r}; "
-                f"choose one of {', '.join(LAYOUT_STRATEGIES)}, auto"
+                f"unknown pack order {strategy!r}; choose one of {', '.join(known)}."
+                + did_you_mean(strategy, known)
             )
         self.create(table, "pack_order", src=src or self.usage(), strategy=literal(strategy),
                     strategies=known, align=str(2**align_bits), ordered=self.on_duckdb,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sqlwave.checks import MAX_BITS, MAX_DEPTH, MAX_KEY_SCALE
 from sqlwave.macros import render
 from sqlwave.strategies import PACK_STRATEGIES
 
 SHELL_FILE = Path("sql") / "duckdb" / "sqlwave.sql"
-MAX_DEPTH = 16
 WAVE_PARAMS = 4
 
 HEADER = """\
@@ -28,13 +28,51 @@ HEADER = """\
 """
 
 
+# Argument checks, as sqlwave/checks.py makes them in Python: a bad argument stops the query
+# with a message (DuckDB's error()) instead of giving a wrong answer. Each is a filter on the
+# macro's input that the optimiser folds to true for good arguments; in the bodies themselves,
+# error() would make window orderings volatile, which DuckDB 2 refuses.
+STRATEGY_LIST = ", ".join(f"'{s}'" for s in PACK_STRATEGIES)
+CHECKS = f"""\
+CREATE OR REPLACE MACRO sqlwave_whole(x, lo, hi, what) AS
+    CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
+    ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
+               || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
+CREATE OR REPLACE MACRO sqlwave_budget(x, later, what) AS
+    CASE WHEN x IS NULL THEN
+        (CASE WHEN later IS NULL THEN true ELSE error(what || ' is missing but a later one is given') END)
+    WHEN x >= 1 AND x = round(x) THEN true
+    ELSE error(what || ' must be a positive whole number of bytes, got ' || CAST(x AS VARCHAR)) END;
+CREATE OR REPLACE MACRO sqlwave_delimiter(d) AS
+    CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
+CREATE OR REPLACE MACRO sqlwave_strategy(s) AS
+    CASE WHEN s IN ({STRATEGY_LIST}) THEN true
+    ELSE error('strategy must be one of {STRATEGY_LIST.replace("'", "")}, got '
+               || coalesce(s, 'NULL')) END;
+-- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
+-- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
+CREATE OR REPLACE MACRO sqlwave_key(k) AS
+    CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
+        || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
+    ELSE k END;
+"""
+
+
+def _whole(param: str, low: int, high: int) -> str:
+    return f"sqlwave_whole({param}, {low}, {high}, '{param}')"
+
+
+def _checked(relation: str, *checks: str) -> str:
+    return f"(SELECT * FROM {relation} AS checked WHERE {' AND '.join(checks)})"
+
+
 def _column(param: str) -> str:
     # COLUMNS() takes a regex: anchor and escape it so 'key' does not also match 'monkey'.
     return f"COLUMNS('^' || regexp_escape({param}) || '$')"
 
 
 LOG = (
-    f"(SELECT {_column('key_col')} AS key, CAST({_column('size_col')} AS BIGINT) AS size, "
+    f"(SELECT sqlwave_key({_column('key_col')}) AS key, CAST({_column('size_col')} AS BIGINT) AS size, "
     "CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))"
 )
 USAGE_CALL = "sqlwave_usage(src, key_col := key_col, size_col := size_col)"
@@ -53,39 +91,49 @@ def shell_sql() -> str:
     >>> "CREATE OR REPLACE MACRO sqlwave_cohorts(" in shell_sql()
     True
     """
-    align = "CAST(pow(2, align_bits) AS BIGINT)"
+    top_k = _whole("top_k", 1, 100_000)
+    align, page = "CAST(pow(2, align_bits) AS BIGINT)", "CAST(pow(2, page_bits) AS BIGINT)"
+    packed = _checked(USAGE_CALL, "sqlwave_strategy(strategy)", _whole("align_bits", 0, MAX_BITS))
+    budgets = [f"sqlwave_budget(w{i}, {f'w{i + 1}' if i + 1 < WAVE_PARAMS else 'NULL'}, 'w{i}')"
+               for i in range(WAVE_PARAMS)]
     waves = [" + ".join(f"w{j}" for j in range(i + 1)) for i in range(WAVE_PARAMS)]
     parts = [
         HEADER,
+        CHECKS,
         _macro("sqlwave_usage", COMMON, "one row per key (hits, bytes, size, first/last position, hash60)",
                render("usage", src=LOG, key="key", size="size", pos="pos", request=None)),
         _macro("sqlwave_cohorts", f"{COMMON}, prefix_len := 8, top_k := 20",
                "top-k cohorts by the first prefix_len characters, ranked by hits",
-               render("cohorts", src=USAGE_CALL, text_keys=False, mode="prefix",
-                      prefix_len="prefix_len", delimiter="''", depth="0", max_depth=1,
-                      rank_by="hits", top_k="top_k")),
+               render("cohorts", src=_checked(USAGE_CALL, _whole("prefix_len", 1, 4096), top_k),
+                      text_keys=False, mode="prefix", prefix_len="prefix_len", delimiter="''",
+                      depth="0", max_depth=1, rank_by="hits", top_k="top_k")),
         _macro("sqlwave_cohorts_by_delimiter", f"{COMMON}, delimiter := '.', depth := 3, top_k := 20",
                f"top-k cohorts by the first depth segments (depth <= {MAX_DEPTH}), ranked by hits",
-               render("cohorts", src=USAGE_CALL, text_keys=False, mode="delimiter", prefix_len="0",
-                      delimiter="delimiter", depth="depth", max_depth=MAX_DEPTH, rank_by="hits",
-                      top_k="top_k")),
+               render("cohorts", src=_checked(USAGE_CALL, "sqlwave_delimiter(delimiter)",
+                                              _whole("depth", 1, MAX_DEPTH), top_k),
+                      text_keys=False, mode="delimiter", prefix_len="0", delimiter="delimiter",
+                      depth="depth", max_depth=MAX_DEPTH, rank_by="hits", top_k="top_k")),
         _macro("sqlwave_pack_order", f"{COMMON}, strategy := 'hot', align_bits := 12",
                f"pack order ({', '.join(PACK_STRATEGIES)}) with offsets aligned to 2^align_bits",
-               render("pack_order", src=USAGE_CALL, strategy="strategy",
-                      strategies=PACK_STRATEGIES, align=align)),
+               render("pack_order", src=packed, strategy="strategy", strategies=PACK_STRATEGIES,
+                      align=align)),
         _macro("sqlwave_waves",
                f"{COMMON}, strategy := 'hot', align_bits := 12, "
                + ", ".join(f"w{i} := NULL" for i in range(WAVE_PARAMS)),
                f"per-wave summary; w0..w{WAVE_PARAMS - 1} are per-wave byte budgets",
-               render("wave_summary", src="(" + render("waves", src=PACK_CALL, boundaries=waves) + ")")),
+               render("wave_summary", src="(" + render(
+                   "waves", src=_checked(PACK_CALL, *budgets), boundaries=waves) + ")")),
         _macro("sqlwave_extents", f"{COMMON}, page_bits := 12, key_scale := 1",
                "runs of consecutive pages spanned by integer keys (addresses = key * key_scale)",
-               render("extents", src=f"(SELECT key * key_scale AS address, size, hits, bytes "
-                      f"FROM {USAGE_CALL} WHERE key IS NOT NULL)",
-                      page_size="CAST(pow(2, page_bits) AS BIGINT)", partition=[])),
+               render("extents", src=f"(SELECT CAST(key AS BIGINT) * key_scale AS address, size, "
+                      f"hits, bytes FROM {USAGE_CALL} WHERE key IS NOT NULL AND "
+                      f"{_whole('page_bits', 0, MAX_BITS)} AND "
+                      f"{_whole('key_scale', 1, MAX_KEY_SCALE)})",
+                      page_size=page, partition=[])),
         _macro("sqlwave_metrics", f"{COMMON}, capacity := NULL",
                "whole-log metrics (rows, keys, NULL keys, bytes moved, working set, reuse, occupancy)",
-               render("metrics", src=USAGE_CALL, capacity="capacity")),
+               render("metrics", src=_checked(USAGE_CALL, "sqlwave_budget(capacity, NULL, 'capacity')"),
+                      capacity="capacity")),
     ]
     return "\n".join(parts)
 

@@ -5,12 +5,14 @@ import hashlib
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sqlwave import (
     build_prefix_cohorts,
     coalesce_kv_extents,
     compute_usage,
+    export_wave_spec,
     suggest_pack_order_from_usage,
     to_dlpack_columns,
 )
@@ -86,6 +88,16 @@ def test_api_reads_paths_and_lists():
     assert [h * 2 for h in one.column("hits").to_pylist()] == two.column("hits").to_pylist()
 
 
+def test_a_file_listed_twice_is_read_twice_in_order(tmp_path):
+    # The log is the files one after another, as DuckDB's read_parquet([f, f]) reads them:
+    # positions in the second copy continue after the first.
+    path = tmp_path / "ab.parquet"
+    pq.write_table(pa.table({"key": ["a", "b"]}), path)
+    usage = compute_usage([str(path), str(path)]).sort_by("key").to_pylist()
+    assert [(u["key"], u["hits"], u["first_pos"], u["last_pos"]) for u in usage] == [
+        ("a", 2, 0, 2), ("b", 2, 1, 3)]
+
+
 def test_dlpack_is_zero_copy():
     table = compute_usage(str(example_log_path()), "key", "size")
     cols = to_dlpack_columns(table, ["hits", "bytes"])
@@ -114,6 +126,67 @@ def test_dlpack_sliced_array_keeps_its_offset():
 def test_dlpack_refuses_what_it_cannot_share(table, message):
     with pytest.raises(InputError, match=message):
         to_dlpack_columns(table, ["x"])
+
+
+def test_dlpack_refuses_a_string_for_the_column_list():
+    # list("ab") would silently pick columns a and b.
+    with pytest.raises(InputError, match=r"pass \['ab'\]"):
+        to_dlpack_columns(pa.table({"a": [1], "b": [2], "ab": [3]}), "ab")  # type: ignore[arg-type]
+
+
+def test_results_hand_over_to_dlpack_past_duckdb_chunk_size():
+    # DuckDB returns results in chunks (122,880 rows and up); the API gives one per column.
+    n = 300_000
+    usage = compute_usage(pa.table({"key": pa.array(np.arange(n)), "size": pa.array(np.full(n, 100))}),
+                          "key", "size")
+    order = suggest_pack_order_from_usage(usage)
+    cols = to_dlpack_columns(order, ["byte_offset", "size"])
+    assert np.from_dlpack(cols["byte_offset"])[-1] == (n - 1) * 4096
+
+
+LOG3 = pa.table({"key": ["a.b", "a.c", "x.y"], "size": [10, 20000, 30]})
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: build_prefix_cohorts(LOG3, delimiter=""), "delimiter must be a non-empty"),
+        (lambda: build_prefix_cohorts(LOG3, prefix_len=1, delimiter="."), "not both"),
+        (lambda: build_prefix_cohorts(LOG3, prefix_len=1.5), "prefix_len must be a whole number"),
+        (lambda: build_prefix_cohorts(LOG3, delimiter=".", depth=33), "depth must be a whole number"),
+        (lambda: build_prefix_cohorts(LOG3, prefix_len=2, rank_by="keys"), "rank_by"),
+        (lambda: coalesce_kv_extents(pa.table({"b": [0, 1]}), "b", key_scale=0), "key_scale"),
+        (lambda: coalesce_kv_extents(pa.table({"b": [0, 1]}), "b", page_bits=1.5), "page_bits"),
+        (lambda: suggest_pack_order_from_usage(compute_usage(LOG3, "key", "size"), "hot", 2.5),
+         "align_bits must be a whole number"),
+        (lambda: export_wave_spec(LOG3, "key", "size", capacity=-5), "capacity"),
+    ],
+)
+def test_api_refuses_what_export_refuses(call, message):
+    with pytest.raises(ParameterError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("sizes, message", [([-5000, 3], "negative size"),
+                                             ([None, 3], "NULL size")])
+def test_pack_order_refuses_bad_sizes(sizes, message):
+    usage = compute_usage(pa.table({"key": ["a", "b"], "size": pa.array(sizes, pa.int64())}),
+                          "key", "size")
+    with pytest.raises(InputError, match=message):
+        suggest_pack_order_from_usage(usage)
+    with pytest.raises(InputError, match=message):
+        build_prefix_cohorts(pa.table({"key": ["a", "b"], "size": pa.array(sizes, pa.int64())}),
+                             "key", "size", prefix_len=1)
+
+
+def test_overflow_is_an_input_error():
+    with pytest.raises(InputError, match="overflows 64-bit integers"):
+        coalesce_kv_extents(pa.table({"key": [2**62, 1]}), key_scale=4)
+
+
+def test_logs_of_the_wrong_kind_get_a_clear_error():
+    with pytest.raises(InputError, match="pyarrow.Table.from_pandas"):
+        compute_usage({"key": ["a"]})
 
 
 def test_dlpack_unknown_column_suggests():

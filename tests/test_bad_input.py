@@ -39,6 +39,56 @@ def test_glob_matching_nothing(tmp_path):
     assert_refused(tmp_path, "--logs", str(tmp_path / "*.parquet"), message="no files match")
 
 
+def test_glob_matching_only_empty_folders(tmp_path):
+    (tmp_path / "day1").mkdir()
+    assert_refused(tmp_path, "--logs", str(tmp_path / "day*"), message="no files match")
+
+
+def test_glob_of_folders_reads_the_files_in_them(tmp_path):
+    # Hive-style partitions: logs/date=*/part.parquet, given as logs/date=*
+    for day, keys in (("date=1", ["a", "b"]), ("date=2", ["a"])):
+        (tmp_path / day).mkdir()
+        write(tmp_path / day, pa.table({"key": keys}), "part.parquet")
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", str(tmp_path / "date=*"), "--out", str(out))
+    assert result.code == 0, result.stderr
+    spec = json.loads(out.read_text())
+    assert [f["rows"] for f in spec["source"]["files"]] == [2, 1]
+    assert spec["metrics"]["rows"] == 3 and spec["metrics"]["distinct_keys"] == 2
+
+
+def test_file_name_with_glob_characters_is_read_as_itself(tmp_path):
+    # DuckDB expands glob characters even in a list of files: x[1].parquet must not read x1.
+    path = write(tmp_path, pa.table({"key": ["mine"] * 3}), "x[1].parquet")
+    write(tmp_path, pa.table({"key": ["other"]}), "x1.parquet")
+    out = tmp_path / "ws.json"
+    for logs in ([path], [path, str(tmp_path / "x1.parquet")]):
+        args = [a for log in logs for a in ("--logs", log)]
+        result = run_cli("export", *args, "--out", str(out))
+        assert result.code == 0, result.stderr
+        spec = json.loads(out.read_text())
+        assert spec["metrics"]["rows"] == 3 + (len(logs) - 1)
+        assert spec["pack_order"]["inline"][0]["key"] == "mine"
+
+
+@pytest.mark.parametrize("column", ["sqlwave_pos", "file_row_number"])
+def test_reserved_column_names(tmp_path, column):
+    path = write(tmp_path, pa.table({"key": ["a", "b", "a"], column: [0, 0, 0]}))
+    assert_refused(tmp_path, "--logs", path, message=f"column named {column!r}")
+
+
+def test_file_index_column_with_several_files(tmp_path):
+    first = write(tmp_path, pa.table({"key": ["a"], "file_index": [7]}), "a.parquet")
+    second = write(tmp_path, pa.table({"key": ["b"], "file_index": [7]}), "b.parquet")
+    assert_refused(tmp_path, "--logs", first, "--logs", second, message="column named 'file_index'")
+
+
+def test_integer_overflow_is_explained(tmp_path):
+    path = write(tmp_path, pa.table({"key": [2**62, 1]}))
+    assert_refused(tmp_path, "--logs", path, "--key-scale", "4",
+                   message="overflows 64-bit integers")
+
+
 def test_not_parquet(tmp_path):
     bad = tmp_path / "log.parquet"
     bad.write_text("key,size\na,1\n")
@@ -99,15 +149,17 @@ def test_empty_log(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--page-bits", "41"], "page_bits must be between 0 and 40"),
-        (["--page-bits", "-1"], "page_bits must be between 0 and 40"),
-        (["--top-k", "0"], "top_k must be between 1 and 100000"),
-        (["--prefix-len", "0"], "prefix_len must be between"),
-        (["--depth", "0", "--delimiter", "."], "depth must be between"),
+        (["--page-bits", "41"], "page_bits must be a whole number between 0 and 40"),
+        (["--page-bits", "-1"], "page_bits must be a whole number between 0 and 40"),
+        (["--top-k", "0"], "top_k must be a whole number between 1 and 100000"),
+        (["--prefix-len", "0"], "prefix_len must be a whole number between"),
+        (["--depth", "0", "--delimiter", "."], "depth must be a whole number between"),
         (["--wave-bytes", "lots"], "cannot read 'lots' as a byte size"),
         (["--order", "random"], "unknown pack order 'random'"),
         (["--memory-limit", "plenty"], "cannot set memory_limit"),
         (["--reuse-sample", "2"], "reuse sample rate"),
+        (["--key-scale", "0"], "key_scale must be a whole number between 1"),
+        (["--capacity", "0"], "byte size must be positive"),
     ],
 )
 def test_parameters_out_of_range(tmp_path, args, message):
@@ -170,5 +222,5 @@ def test_a_process_refused_before_connecting_exits_cleanly(tmp_path):
         proc = run_cli_process("export", "--logs", log, "--top-k", "0",
                                "--out", str(tmp_path / "ws.json"))
         assert (proc.returncode, proc.stderr) == (
-            1, "Error: top_k must be between 1 and 100000, got 0\n")
+            1, "Error: top_k must be a whole number between 1 and 100000, got 0\n")
     assert not (tmp_path / "ws.json").exists()

@@ -93,6 +93,48 @@ def test_cli_extents_match_python_on_a_glob_of_two_files(tmp_path):
     ] == [(0, 3, 5), (9, 10, 2), (30, 30, 1)]
 
 
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("FROM sqlwave_cohorts(LOG, prefix_len := 0)", "prefix_len must be a whole number"),
+        ("FROM sqlwave_cohorts(LOG, top_k := 0)", "top_k must be a whole number"),
+        ("FROM sqlwave_cohorts_by_delimiter(LOG, depth := 33)", "depth must be a whole number"),
+        ("FROM sqlwave_cohorts_by_delimiter(LOG, delimiter := '')", "non-empty"),
+        ("FROM sqlwave_pack_order(LOG, strategy := 'first_touch')", "strategy must be one of"),
+        ("FROM sqlwave_pack_order(LOG, align_bits := -1)", "align_bits must be a whole number"),
+        ("FROM sqlwave_waves(LOG, w1 := 4096)", "w0 is missing"),
+        ("FROM sqlwave_waves(LOG, w0 := -5)", "w0 must be a positive"),
+        ("FROM sqlwave_metrics(LOG, capacity := 0)", "capacity must be a positive"),
+        ("FROM sqlwave_extents(INTS, key_scale := 0)", "key_scale must be a whole number"),
+        ("FROM sqlwave_extents(INTS, page_bits := 41)", "page_bits must be a whole number"),
+        ("FROM sqlwave_usage(BLOBS)", "BLOB keys: query a view with lower(hex(key))"),
+    ],
+)
+def test_shell_macros_refuse_bad_arguments(query, message):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    con.execute(f"CREATE TABLE logs AS FROM '{LOG}'")
+    con.execute("CREATE TABLE ints AS SELECT CAST(i AS INTEGER) AS key, 512 AS size FROM range(10) t(i)")
+    con.execute("CREATE TABLE blobs AS SELECT '\\x01'::BLOB AS key, 1 AS size")
+    query = query.replace("(LOG", "('logs'").replace("(INTS", "('ints'").replace("(BLOBS", "('blobs'")
+    with pytest.raises(duckdb.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        con.execute(query).fetchall()
+
+
+def test_shell_extents_of_int32_keys_do_not_overflow():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    con.execute("CREATE TABLE ints AS SELECT CAST(k AS INTEGER) AS key, 512 AS size "
+                "FROM (VALUES (10000000), (10000001)) t(k)")
+    rows = con.execute("SELECT first_page, last_page FROM sqlwave_extents('ints', key_scale := 512)"
+                       ).fetchall()
+    assert rows == [(1250000, 1250000)]
+
+
 def test_python_package_loads_the_shell_file_too():
     import duckdb
 

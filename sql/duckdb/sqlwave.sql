@@ -4,6 +4,28 @@
 -- size_col (default 'size'; make a view with `1 AS size` if the log has none). Accesses are
 -- positioned in the order the source yields them.
 
+CREATE OR REPLACE MACRO sqlwave_whole(x, lo, hi, what) AS
+    CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
+    ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
+               || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
+CREATE OR REPLACE MACRO sqlwave_budget(x, later, what) AS
+    CASE WHEN x IS NULL THEN
+        (CASE WHEN later IS NULL THEN true ELSE error(what || ' is missing but a later one is given') END)
+    WHEN x >= 1 AND x = round(x) THEN true
+    ELSE error(what || ' must be a positive whole number of bytes, got ' || CAST(x AS VARCHAR)) END;
+CREATE OR REPLACE MACRO sqlwave_delimiter(d) AS
+    CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
+CREATE OR REPLACE MACRO sqlwave_strategy(s) AS
+    CASE WHEN s IN ('hot', 'first-touch', 'last-touch') THEN true
+    ELSE error('strategy must be one of hot, first-touch, last-touch, got '
+               || coalesce(s, 'NULL')) END;
+-- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
+-- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
+CREATE OR REPLACE MACRO sqlwave_key(k) AS
+    CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
+        || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
+    ELSE k END;
+
 -- sqlwave_usage: one row per key (hits, bytes, size, first/last position, hash60)
 CREATE OR REPLACE MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
 SELECT
@@ -17,14 +39,14 @@ SELECT
     CAST(count(*) - count(size) AS BIGINT) AS size_nulls,
     CAST(min(size) AS BIGINT) AS size_min,
     (CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 1, 1)) - 1 AS BIGINT) * 72057594037927936 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 2, 1)) - 1 AS BIGINT) * 4503599627370496 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 3, 1)) - 1 AS BIGINT) * 281474976710656 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 4, 1)) - 1 AS BIGINT) * 17592186044416 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 5, 1)) - 1 AS BIGINT) * 1099511627776 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 6, 1)) - 1 AS BIGINT) * 68719476736 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 7, 1)) - 1 AS BIGINT) * 4294967296 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 8, 1)) - 1 AS BIGINT) * 268435456 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 9, 1)) - 1 AS BIGINT) * 16777216 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 10, 1)) - 1 AS BIGINT) * 1048576 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 11, 1)) - 1 AS BIGINT) * 65536 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 12, 1)) - 1 AS BIGINT) * 4096 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 13, 1)) - 1 AS BIGINT) * 256 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 14, 1)) - 1 AS BIGINT) * 16 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 15, 1)) - 1 AS BIGINT) * 1) AS h60
-FROM (SELECT COLUMNS('^' || regexp_escape(key_col) || '$') AS key, CAST(COLUMNS('^' || regexp_escape(size_col) || '$') AS BIGINT) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
+FROM (SELECT sqlwave_key(COLUMNS('^' || regexp_escape(key_col) || '$')) AS key, CAST(COLUMNS('^' || regexp_escape(size_col) || '$') AS BIGINT) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
 GROUP BY key;
 
 -- sqlwave_cohorts: top-k cohorts by the first prefix_len characters, ranked by hits
 CREATE OR REPLACE MACRO sqlwave_cohorts(src, key_col := 'key', size_col := 'size', prefix_len := 8, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
-    FROM sqlwave_usage(src, key_col := key_col, size_col := size_col)
+    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_whole(prefix_len, 1, 4096, 'prefix_len') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
     WHERE key IS NOT NULL
 ),
 prefixed AS (
@@ -90,11 +112,11 @@ CROSS JOIN totals
 WHERE rank <= top_k
 ORDER BY rank ASC;
 
--- sqlwave_cohorts_by_delimiter: top-k cohorts by the first depth segments (depth <= 16), ranked by hits
+-- sqlwave_cohorts_by_delimiter: top-k cohorts by the first depth segments (depth <= 32), ranked by hits
 CREATE OR REPLACE MACRO sqlwave_cohorts_by_delimiter(src, key_col := 'key', size_col := 'size', delimiter := '.', depth := 3, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
-    FROM sqlwave_usage(src, key_col := key_col, size_col := size_col)
+    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_delimiter(delimiter) AND sqlwave_whole(depth, 1, 32, 'depth') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
     WHERE key IS NOT NULL
 ),
 level_1 AS (
@@ -252,6 +274,166 @@ level_16 AS (
         END AS p_16
     FROM level_15
 ),
+level_17 AS (
+    SELECT level_16.*,
+        CASE
+            WHEN p_16 = 0 THEN 0
+            WHEN strpos(substr(k, p_16 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_16 + length(delimiter) - 1
+                + strpos(substr(k, p_16 + length(delimiter)), delimiter)
+        END AS p_17
+    FROM level_16
+),
+level_18 AS (
+    SELECT level_17.*,
+        CASE
+            WHEN p_17 = 0 THEN 0
+            WHEN strpos(substr(k, p_17 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_17 + length(delimiter) - 1
+                + strpos(substr(k, p_17 + length(delimiter)), delimiter)
+        END AS p_18
+    FROM level_17
+),
+level_19 AS (
+    SELECT level_18.*,
+        CASE
+            WHEN p_18 = 0 THEN 0
+            WHEN strpos(substr(k, p_18 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_18 + length(delimiter) - 1
+                + strpos(substr(k, p_18 + length(delimiter)), delimiter)
+        END AS p_19
+    FROM level_18
+),
+level_20 AS (
+    SELECT level_19.*,
+        CASE
+            WHEN p_19 = 0 THEN 0
+            WHEN strpos(substr(k, p_19 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_19 + length(delimiter) - 1
+                + strpos(substr(k, p_19 + length(delimiter)), delimiter)
+        END AS p_20
+    FROM level_19
+),
+level_21 AS (
+    SELECT level_20.*,
+        CASE
+            WHEN p_20 = 0 THEN 0
+            WHEN strpos(substr(k, p_20 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_20 + length(delimiter) - 1
+                + strpos(substr(k, p_20 + length(delimiter)), delimiter)
+        END AS p_21
+    FROM level_20
+),
+level_22 AS (
+    SELECT level_21.*,
+        CASE
+            WHEN p_21 = 0 THEN 0
+            WHEN strpos(substr(k, p_21 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_21 + length(delimiter) - 1
+                + strpos(substr(k, p_21 + length(delimiter)), delimiter)
+        END AS p_22
+    FROM level_21
+),
+level_23 AS (
+    SELECT level_22.*,
+        CASE
+            WHEN p_22 = 0 THEN 0
+            WHEN strpos(substr(k, p_22 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_22 + length(delimiter) - 1
+                + strpos(substr(k, p_22 + length(delimiter)), delimiter)
+        END AS p_23
+    FROM level_22
+),
+level_24 AS (
+    SELECT level_23.*,
+        CASE
+            WHEN p_23 = 0 THEN 0
+            WHEN strpos(substr(k, p_23 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_23 + length(delimiter) - 1
+                + strpos(substr(k, p_23 + length(delimiter)), delimiter)
+        END AS p_24
+    FROM level_23
+),
+level_25 AS (
+    SELECT level_24.*,
+        CASE
+            WHEN p_24 = 0 THEN 0
+            WHEN strpos(substr(k, p_24 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_24 + length(delimiter) - 1
+                + strpos(substr(k, p_24 + length(delimiter)), delimiter)
+        END AS p_25
+    FROM level_24
+),
+level_26 AS (
+    SELECT level_25.*,
+        CASE
+            WHEN p_25 = 0 THEN 0
+            WHEN strpos(substr(k, p_25 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_25 + length(delimiter) - 1
+                + strpos(substr(k, p_25 + length(delimiter)), delimiter)
+        END AS p_26
+    FROM level_25
+),
+level_27 AS (
+    SELECT level_26.*,
+        CASE
+            WHEN p_26 = 0 THEN 0
+            WHEN strpos(substr(k, p_26 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_26 + length(delimiter) - 1
+                + strpos(substr(k, p_26 + length(delimiter)), delimiter)
+        END AS p_27
+    FROM level_26
+),
+level_28 AS (
+    SELECT level_27.*,
+        CASE
+            WHEN p_27 = 0 THEN 0
+            WHEN strpos(substr(k, p_27 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_27 + length(delimiter) - 1
+                + strpos(substr(k, p_27 + length(delimiter)), delimiter)
+        END AS p_28
+    FROM level_27
+),
+level_29 AS (
+    SELECT level_28.*,
+        CASE
+            WHEN p_28 = 0 THEN 0
+            WHEN strpos(substr(k, p_28 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_28 + length(delimiter) - 1
+                + strpos(substr(k, p_28 + length(delimiter)), delimiter)
+        END AS p_29
+    FROM level_28
+),
+level_30 AS (
+    SELECT level_29.*,
+        CASE
+            WHEN p_29 = 0 THEN 0
+            WHEN strpos(substr(k, p_29 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_29 + length(delimiter) - 1
+                + strpos(substr(k, p_29 + length(delimiter)), delimiter)
+        END AS p_30
+    FROM level_29
+),
+level_31 AS (
+    SELECT level_30.*,
+        CASE
+            WHEN p_30 = 0 THEN 0
+            WHEN strpos(substr(k, p_30 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_30 + length(delimiter) - 1
+                + strpos(substr(k, p_30 + length(delimiter)), delimiter)
+        END AS p_31
+    FROM level_30
+),
+level_32 AS (
+    SELECT level_31.*,
+        CASE
+            WHEN p_31 = 0 THEN 0
+            WHEN strpos(substr(k, p_31 + length(delimiter)), delimiter) = 0 THEN 0
+            ELSE p_31 + length(delimiter) - 1
+                + strpos(substr(k, p_31 + length(delimiter)), delimiter)
+        END AS p_32
+    FROM level_31
+),
 prefixed AS (
     SELECT
         CASE
@@ -271,11 +453,27 @@ prefixed AS (
             WHEN depth = 14 THEN (CASE WHEN p_14 = 0 THEN k ELSE substr(k, 1, p_14 - 1) END)
             WHEN depth = 15 THEN (CASE WHEN p_15 = 0 THEN k ELSE substr(k, 1, p_15 - 1) END)
             WHEN depth = 16 THEN (CASE WHEN p_16 = 0 THEN k ELSE substr(k, 1, p_16 - 1) END)
+            WHEN depth = 17 THEN (CASE WHEN p_17 = 0 THEN k ELSE substr(k, 1, p_17 - 1) END)
+            WHEN depth = 18 THEN (CASE WHEN p_18 = 0 THEN k ELSE substr(k, 1, p_18 - 1) END)
+            WHEN depth = 19 THEN (CASE WHEN p_19 = 0 THEN k ELSE substr(k, 1, p_19 - 1) END)
+            WHEN depth = 20 THEN (CASE WHEN p_20 = 0 THEN k ELSE substr(k, 1, p_20 - 1) END)
+            WHEN depth = 21 THEN (CASE WHEN p_21 = 0 THEN k ELSE substr(k, 1, p_21 - 1) END)
+            WHEN depth = 22 THEN (CASE WHEN p_22 = 0 THEN k ELSE substr(k, 1, p_22 - 1) END)
+            WHEN depth = 23 THEN (CASE WHEN p_23 = 0 THEN k ELSE substr(k, 1, p_23 - 1) END)
+            WHEN depth = 24 THEN (CASE WHEN p_24 = 0 THEN k ELSE substr(k, 1, p_24 - 1) END)
+            WHEN depth = 25 THEN (CASE WHEN p_25 = 0 THEN k ELSE substr(k, 1, p_25 - 1) END)
+            WHEN depth = 26 THEN (CASE WHEN p_26 = 0 THEN k ELSE substr(k, 1, p_26 - 1) END)
+            WHEN depth = 27 THEN (CASE WHEN p_27 = 0 THEN k ELSE substr(k, 1, p_27 - 1) END)
+            WHEN depth = 28 THEN (CASE WHEN p_28 = 0 THEN k ELSE substr(k, 1, p_28 - 1) END)
+            WHEN depth = 29 THEN (CASE WHEN p_29 = 0 THEN k ELSE substr(k, 1, p_29 - 1) END)
+            WHEN depth = 30 THEN (CASE WHEN p_30 = 0 THEN k ELSE substr(k, 1, p_30 - 1) END)
+            WHEN depth = 31 THEN (CASE WHEN p_31 = 0 THEN k ELSE substr(k, 1, p_31 - 1) END)
+            WHEN depth = 32 THEN (CASE WHEN p_32 = 0 THEN k ELSE substr(k, 1, p_32 - 1) END)
             ELSE k
         END AS cohort,
         hits,
         bytes
-    FROM level_16
+    FROM level_32
 ),
 grouped AS (
     SELECT
@@ -376,7 +574,7 @@ FROM (
         first_pos,
         last_pos,
         h60
-    FROM sqlwave_usage(src, key_col := key_col, size_col := size_col)
+    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_strategy(strategy) AND sqlwave_whole(align_bits, 0, 40, 'align_bits'))
     WHERE key IS NOT NULL
 ) AS ranked
 ORDER BY rank ASC;
@@ -402,7 +600,7 @@ WITH per_wave AS (
     size,
     hits,
     bytes
-FROM sqlwave_pack_order(src, key_col := key_col, size_col := size_col, strategy := strategy, align_bits := align_bits)
+FROM (SELECT * FROM sqlwave_pack_order(src, key_col := key_col, size_col := size_col, strategy := strategy, align_bits := align_bits) AS checked WHERE sqlwave_budget(w0, w1, 'w0') AND sqlwave_budget(w1, w2, 'w1') AND sqlwave_budget(w2, w3, 'w2') AND sqlwave_budget(w3, NULL, 'w3'))
 )
     GROUP BY wave
 ),
@@ -431,7 +629,7 @@ WITH spans AS (
         CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - (((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % (CAST(pow(2, page_bits) AS BIGINT))) + (CAST(pow(2, page_bits) AS BIGINT))) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT) AS last_page,
         hits,
         bytes
-    FROM (SELECT key * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL)
+    FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))
 ),
 starts AS (
     SELECT
@@ -484,7 +682,7 @@ WITH sums AS (
         CAST(sum(CASE WHEN key IS NULL THEN 0 ELSE size END) AS BIGINT) AS unique_bytes,
         CAST(max(CASE WHEN key IS NULL THEN 0 ELSE size END) AS BIGINT) AS max_object_bytes,
         CAST(sum(CASE WHEN key IS NOT NULL AND hits = 1 THEN 1 ELSE 0 END) AS BIGINT) AS single_use_keys
-    FROM sqlwave_usage(src, key_col := key_col, size_col := size_col)
+    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_budget(capacity, NULL, 'capacity'))
 )
 SELECT
     COALESCE(rows, 0) AS rows,

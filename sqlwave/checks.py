@@ -1,0 +1,67 @@
+"""Parameter checks shared by `sqlwave export` and the Python API, so both refuse the same values.
+
+Numbers go into SQL as text (`2 ** page_bits`, `key * key_scale`): a float there would give
+fractional pages or offsets without an error, so the checks want whole numbers, not just values
+in range.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from sqlwave.errors import ParameterError
+
+MAX_BITS = 40  # 1 TiB pages or alignment
+MAX_DEPTH = 32  # delimiter levels the cohorts macro spells out
+MAX_KEY_SCALE = 2**32
+
+
+def whole(name: str, value: Any, low: int, high: int) -> int:
+    """`value` as an int in [low, high]; floats, bools and strings are refused.
+
+    >>> whole("top_k", 5, 1, 10)
+    5
+    >>> whole("page_bits", 1.5, 0, 40)
+    Traceback (most recent call last):
+    ...
+    sqlwave.errors.ParameterError: page_bits must be a whole number between 0 and 40, got 1.5
+    """
+    try:
+        number = operator.index(value)  # ints and numpy integers; never floats
+    except TypeError:
+        number = None
+    if isinstance(value, bool) or number is None or not low <= number <= high:
+        raise ParameterError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+    return number
+
+
+def check_cohorts(prefix_len: Any, delimiter: str | None, depth: Any, top_k: Any,
+                  rank_by: str) -> None:
+    """Cohorts by the first `prefix_len` characters or up to the `depth`-th `delimiter`."""
+    if prefix_len is not None and delimiter is not None:
+        raise ParameterError("give either a prefix length or a delimiter, not both")
+    if prefix_len is not None:
+        whole("prefix_len", prefix_len, 1, 4096)
+    if delimiter is not None and (not isinstance(delimiter, str) or delimiter == ""):
+        raise ParameterError(f"the delimiter must be a non-empty string, got {delimiter!r}")
+    whole("depth", depth, 1, MAX_DEPTH)
+    whole("top_k", top_k, 1, 100_000)
+    if rank_by not in ("hits", "bytes"):
+        raise ParameterError(f"rank_by must be 'hits' or 'bytes', got {rank_by!r}")
+
+
+def check_bits(name: str, value: Any) -> int:
+    """A power-of-two size given as its exponent (page_bits, align_bits)."""
+    return whole(name, value, 0, MAX_BITS)
+
+
+def check_key_scale(value: Any) -> int:
+    """Bytes per integer key unit (512 for 512-byte block numbers)."""
+    return whole("key_scale", value, 1, MAX_KEY_SCALE)
+
+
+def check_capacity(value: Any) -> None:
+    """A cache capacity in bytes, or None for none."""
+    if value is not None:
+        whole("capacity", value, 1, 2**62)

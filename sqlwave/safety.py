@@ -3,7 +3,7 @@
 A trace is data someone else may have written. Before any of its SQL runs, each step is parsed and
 its tree walked: the root must be a single query; no statement node (COPY, ATTACH, SET, CREATE, ...)
 may appear anywhere, including inside a LATERAL or a scalar subquery; every table must be a plain
-name that the trace binds (an input tag, an earlier step, or a CTE of the same query); every
+name that the trace binds (an input tag, an earlier step, or a CTE of a WITH around it); every
 function must be on an allow-list. The DuckDB sandbox (sandbox.py) is a second fence, not the first:
 its allowed paths stay writable, so this check is what keeps COPY ... TO out.
 """
@@ -110,7 +110,7 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
     sqlwave.errors.UnsafeSqlError: step 's': refused function getenv(); ...
     """
     query = require_query(root, step)
-    names = {n.lower() for n in allowed} | _cte_names(query)
+    names = {n.lower() for n in allowed}
     for with_ in query.find_all(exp.With):
         if with_.args.get("recursive"):
             raise UnsafeSqlError(f"step {step!r}: refused WITH RECURSIVE (a replay must end); "
@@ -120,9 +120,16 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
             raise UnsafeSqlError(f"step {step!r}: refused {_what(node)} inside the query; "
                                  "a step must be one read-only SELECT query")
         if isinstance(node, exp.Table):
-            _check_table(node, names, step)
+            _check_table(node, names | _ctes_in_scope(node), step)
         elif isinstance(node, exp.Func):
             _check_function(node, step)
+        elif isinstance(node, exp.TableSample):
+            raise UnsafeSqlError(f"step {step!r}: refused a sampling clause (USING SAMPLE, "
+                                 "TABLESAMPLE): a replay must be repeatable; sample the input "
+                                 "file instead")
+        elif isinstance(node, exp.Var) and not NAME_RE.match(str(node.this)):
+            raise UnsafeSqlError(f"step {step!r}: refused raw SQL text {str(node.this)[:40]!r} "
+                                 "in the query tree")
     return query
 
 
@@ -154,8 +161,27 @@ def _check_function(node: exp.Func, step: str) -> None:
                          "the allow-list of pure functions (see docs/trace.md)")
 
 
-def _cte_names(query: exp.Expr) -> set[str]:
-    return {cte.alias.lower() for cte in query.find_all(exp.CTE) if cte.alias}
+def _ctes_in_scope(table: exp.Table) -> set[str]:
+    """The CTE names a table reference can mean: those of the WITH clauses around it.
+
+    A CTE is visible in the body of its query and in the CTEs after it, nowhere else: a name
+    defined in a subquery must not make a table of that name elsewhere (a system view such as
+    pg_settings or duckdb_tables) pass as a CTE.
+    """
+    names: set[str] = set()
+    child: exp.Expr = table
+    node = table.parent
+    while node is not None:
+        if isinstance(node, exp.With):  # child is one of its CTEs: the earlier ones are visible
+            ctes = node.expressions
+            before = next((i for i, cte in enumerate(ctes) if cte is child), len(ctes))
+            names.update(cte.alias.lower() for cte in ctes[:before] if cte.alias)
+        elif isinstance(node, exp.Query):
+            with_ = node.args.get("with_") or node.args.get("with")
+            if with_ is not None and with_ is not child:
+                names.update(cte.alias.lower() for cte in with_.expressions if cte.alias)
+        child, node = node, node.parent
+    return names
 
 
 def _func_name(node: exp.Expr | None) -> str:

@@ -3,9 +3,9 @@
 A trace is an ordered list of steps. Each step is one read-only query that may read input tags
 (bound to Parquet files at replay time: `--sample` binds the default tag, `--bind tag=path` the
 others) and earlier steps. The stored truth is canonical SQL text + dialect + the sqlglot version
-that wrote it. A sqlglot AST dump may ride along as a cache: used only when the versions match,
-loaded only through an allow-list (trace_ast.py), and only if it regenerates the stored SQL.
-Every step is safety-checked when a trace is loaded and again before it runs.
+that wrote it. A sqlglot AST dump may ride along (the plan IR for other tools): loaded only
+through an allow-list (trace_ast.py) and compared with the tree parsed from the SQL, which is
+what runs. Every step is safety-checked when a trace is loaded and again before it runs.
 """
 
 from __future__ import annotations
@@ -153,10 +153,10 @@ def save_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
 
 
 def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
-    """Each step's query, safety-checked, plus notes on how it was obtained.
+    """Each step's query, parsed from its SQL and safety-checked, plus notes.
 
-    The AST cache is used only for the same sqlglot version and only if it regenerates the
-    stored SQL; otherwise the SQL is parsed (a trace from another version still loads).
+    An AST cache of the same sqlglot version is compared with the parsed tree (a note when they
+    differ); one from another version is ignored (a trace from another version still loads).
     """
     from sqlwave.safety import check_query, parse_query
 
@@ -170,7 +170,8 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
         if not NAME_RE.match(step.name) or step.name.lower() in {k.lower() for k in known}:
             raise InputError(f"bad or repeated step name {step.name!r} in the trace")
         try:
-            query = _cached(step, trace, notes) or parse_query(step.sql, trace.dialect, step.name)
+            query = parse_query(step.sql, trace.dialect, step.name)
+            _compare_cache(step, trace, query, notes)
             queries.append(check_query(query, known, step.name))
         except RecursionError as e:
             raise UnsafeSqlError(f"step {step.name!r}: refused SQL nested too deeply to check; "
@@ -179,16 +180,19 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     return queries, notes
 
 
-def _cached(step: Step, trace: Trace, notes: list[str]) -> exp.Expr | None:
+def _compare_cache(step: Step, trace: Trace, query: exp.Expr, notes: list[str]) -> None:
+    """Check a step's AST cache against the tree parsed from its SQL; a mismatch is noted.
+
+    What runs is always the parsed SQL: the cache and the SQL come from the same file, so a
+    cache that regenerates the stored SQL proves nothing (a raw-text node can carry a second
+    statement that its own SQL spells out too).
+    """
     from sqlwave.trace_ast import load_ast
 
     if step.ast is None or trace.sqlglot_version != SQLGLOT_VERSION:
-        return None
-    query = load_ast(step.ast)
-    if _canonical(query, trace.dialect) != step.sql:
-        notes.append(f"step {step.name!r}: AST cache does not match its SQL; re-derived from SQL")
-        return None
-    return query
+        return
+    if load_ast(step.ast) != query:
+        notes.append(f"step {step.name!r}: AST cache does not match its SQL; ignored")
 
 
 def replay_trace(trace: Trace, binds: dict[str, str],
@@ -226,6 +230,9 @@ def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
     from sqlwave.engine import first_line, quote
     from sqlwave.plan_metrics import operator_counters
 
+    # A second fence after safety.py: DuckDB itself must see exactly one statement.
+    if len(con.extract_statements(sql)) != 1:
+        raise UnsafeSqlError(f"step {name!r}: refused SQL that DuckDB reads as several statements")
     try:
         con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
     except duckdb.Error as e:

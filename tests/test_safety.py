@@ -13,14 +13,24 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlglot.expressions as exp
 from click.testing import CliRunner
 
 from sqlwave.cli import cli
 from sqlwave.commands import register
 from sqlwave.errors import UnsafeSqlError
+from sqlwave.safety import check_query
 from sqlwave.sandbox import sandboxed_connection
-from sqlwave.trace import Step, Trace, load_trace, replay_trace, trace_from_sql, trace_to_dict
-from sqlwave.trace_ast import load_ast
+from sqlwave.trace import (
+    SQLGLOT_VERSION,
+    Step,
+    Trace,
+    load_trace,
+    replay_trace,
+    trace_from_sql,
+    trace_to_dict,
+)
+from sqlwave.trace_ast import dump_ast, load_ast
 
 register(cli)
 SECRET = "TOPSECRET-5f1d2c-do-not-leak"
@@ -68,6 +78,13 @@ HOSTILE = [
     ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 AS n FROM r) SELECT n FROM r",
      "refused WITH RECURSIVE"),
     ("SELECT " + "(" * 3000 + "1" + ")" * 3000 + " AS x", "nested too deeply"),
+    # A CTE name is visible in its own query only: not from a subquery, not before it is defined.
+    ("SELECT (WITH pg_settings AS (SELECT 1 AS x) SELECT 1) AS z, count(*) AS m FROM pg_settings",
+     "table 'pg_settings' is neither"),
+    ("WITH a AS (SELECT * FROM duckdb_views), duckdb_views AS (SELECT 1 AS x) SELECT * FROM a",
+     "table 'duckdb_views' is neither"),
+    ("SELECT * FROM sample USING SAMPLE 1 PERCENT (bernoulli)", "refused a sampling clause"),
+    ("SELECT * FROM sample TABLESAMPLE (10 PERCENT)", "refused a sampling clause"),
 ]
 
 
@@ -184,6 +201,24 @@ def test_ast_cache_refuses_non_allow_listed_class(cls: str, capsys: pytest.Captu
     with pytest.raises(UnsafeSqlError, match="AST cache refused"):
         load_trace(tmp_path / "t.json")
     assert ("this" in sys.modules) == had_this and capsys.readouterr().out == ""
+
+
+def test_ast_cache_cannot_smuggle_sql_past_the_check(box: dict[str, str], tmp_path: Path) -> None:
+    # A raw-text node regenerates SQL that spells out its own payload, so the cache "matches"
+    # its stored SQL; what runs must still come from parsing that SQL, which has 3 statements.
+    payload = (f"1 AS m; COPY (SELECT 'pwned' AS x) TO '{box['sample']}' (FORMAT csv); "
+               "SELECT 1 AS m")
+    query = exp.Select(expressions=[exp.Var(this=payload)]).from_("sample")
+    sql = query.sql(dialect="duckdb", comments=False)
+    doc = {"format": "sqlwave.trace/1", "dialect": "duckdb", "sqlglot_version": SQLGLOT_VERSION,
+           "inputs": ["sample"], "steps": [{"name": "evil", "sql": sql, "ast": dump_ast(query)}]}
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    before = snapshot(tmp_path)
+    with pytest.raises(UnsafeSqlError, match="stacked statements"):
+        load_trace(tmp_path / "t.json")
+    with pytest.raises(UnsafeSqlError, match="raw SQL text"):
+        check_query(query, ["sample"], "evil")
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("payload", [

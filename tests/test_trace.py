@@ -56,6 +56,9 @@ def test_round_trip_through_json(tmp_path: Path) -> None:
     save_trace(trace, path)
     again = load_trace(path)
     assert again == trace and [s.ast for s in again.steps] == [s.ast for s in trace.steps]
+    from sqlwave.trace import checked_queries
+
+    assert checked_queries(again)[1] == []  # the cache agrees with the parsed SQL: no note
     save_trace(again, tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
     doc = json.loads(path.read_text())

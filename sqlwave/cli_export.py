@@ -75,10 +75,15 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
 
     if engine == "duckdb":
         start_early()  # DuckDB creates its database while the imports below run
+    from sqlwave.engine import expand_paths
     from sqlwave.example import example_log_path
     from sqlwave.export import ExportOptions
     from sqlwave.units import parse_byte_list, parse_bytes
+    from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file
+
+    check_outputs({"--out": out, "--pack-order-out": pack_order_out},
+                  expand_paths(list(logs)) if logs else ())
 
     if reuse_exact:
         options["reuse_sample"] = 1.0
@@ -133,7 +138,9 @@ def schema(name: str) -> None:
 def example_logs(rows: int, out: str, seed: int) -> None:
     """Generate a realistic access log (hierarchical keys, Zipf popularity, requests, sizes)."""
     from sqlwave.example import write_example_log
+    from sqlwave.wavespec import check_outputs
 
+    check_outputs({"--out": out})
     write_example_log(out, rows=rows, seed=seed)
     click.echo(f"wrote {rows} rows to {out}", err=True)
 

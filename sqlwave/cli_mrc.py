@@ -32,8 +32,9 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
         memory_limit: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
     from sqlwave.mrc import miss_ratio_curve
-    from sqlwave.wavespec import dumps, write_text_atomic
+    from sqlwave.wavespec import check_outputs, dumps, write_text_atomic
 
+    check_outputs({"--out": out})
     sizes = _sizes_of(sizes_from) if sizes_from else None
     curve = miss_ratio_curve(list(logs), method=method, unit=unit, key_col=key_col,
                              size_col=size_col, request_col=request_col, rate=rate, prefix=prefix,
@@ -55,9 +56,12 @@ def _sizes_of(path: str) -> list[int]:
 
     try:
         with open(path, encoding="utf-8") as fh:
-            sizes = [int(p["size"]) for p in json.load(fh)["points"]]
+            raw = [p["size"] for p in json.load(fh)["points"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"cannot read cache sizes from {path!r} ({e}); give an mrc JSON") from e
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        raise InputError(f"{path!r} has cache sizes that are not whole numbers; give an mrc JSON")
+    sizes: list[int] = raw
     if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 1:
         raise InputError(f"{path!r} has no ascending positive sizes; give an mrc JSON")
     return sizes

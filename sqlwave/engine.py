@@ -169,10 +169,12 @@ class LogSource:
 
 
 def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str]]) -> list[str]:
-    """Resolve a path, glob, folder or list of them to sorted Parquet files; fail clearly.
+    """Resolve a path, glob, folder or list of them to Parquet files; fail clearly.
 
-    A folder, also one a glob matches (e.g. Hive partitions `logs/date=*`), stands for the
-    .parquet files under it. An existing file is itself even when its name has glob characters.
+    A list keeps its order (it is the order of the accesses); a glob or folder gives its files
+    in sorted path order. A folder, also one a glob matches (e.g. Hive partitions
+    `logs/date=*`), stands for the .parquet files under it. An existing file is itself even
+    when its name has glob characters.
     """
     items = [logs] if isinstance(logs, (str, os.PathLike)) else logs
     if not isinstance(items, (list, tuple)):

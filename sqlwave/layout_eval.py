@@ -49,12 +49,7 @@ def evaluate_layout(
         raise ParameterError(f"--train-frac must be between 0 and 1 (exclusive), got {train_frac}")
     session = _session(logs, key_col, size_col, request_col, engine)
     _cohort_params(session, params)
-    nulls = session.size_problems()["nulls"]
-    if nulls:
-        raise InputError(
-            f"{nulls} rows have a NULL size in column {size_col!r}; fill them or "
-            "leave out --size (every object then counts as 1 byte)"
-        )
+    session.check_sizes()
     log = prepare_log(session, remap_keys, params.window)
     lo, hi = position_range(session, log)
     cut = lo + int((hi - lo) * train_frac)

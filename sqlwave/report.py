@@ -17,7 +17,7 @@ from typing import Any
 from sqlwave.errors import InputError
 from sqlwave.report_svg import hbars, line_chart, strip
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import write_text_atomic
+from sqlwave.wavespec import check_outputs, write_text_atomic
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 780px; color: #0f172a; }
@@ -51,14 +51,34 @@ def write_report(
 ) -> None:
     """Render the WaveSpec at `wavespec` (plus optional `sqlwave mrc` and `evaluate-layout`
     JSON files) to the HTML file `out`."""
+    check_outputs({"--out": out}, [p for p in (wavespec, mrc, evaluation) if p])
     spec = load_json(wavespec, "WaveSpec")
     if "format" not in spec or "waves" not in spec:
         raise InputError(
             f"{wavespec!r} is not a WaveSpec (no format/waves); write one with `sqlwave export`"
         )
     extra_mrc = load_json(mrc, "miss-ratio curve") if mrc else None
+    if extra_mrc is not None and not _is_curve(extra_mrc):
+        raise InputError(f"{mrc!r} is not a miss-ratio curve (no method, unit and points); "
+                         "write one with `sqlwave mrc --out`")
     extra_eval = load_json(evaluation, "evaluate-layout result") if evaluation else None
-    write_text_atomic(out, render_report(spec, title, extra_mrc, extra_eval))
+    if extra_eval is not None and not isinstance(extra_eval.get("strategies"), dict):
+        raise InputError(f"{evaluation!r} is not an evaluate-layout result (no strategies); "
+                         "write one with `sqlwave evaluate-layout > layouts.json`")
+    try:
+        html = render_report(spec, title, extra_mrc, extra_eval)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        # Inputs are files a person may have edited; a field of the wrong type must not crash.
+        raise InputError(f"cannot render the report: a field of the inputs is missing or has "
+                         f"the wrong type ({type(e).__name__}: {e}); regenerate them with "
+                         "sqlwave") from e
+    write_text_atomic(out, html)
+
+
+def _is_curve(doc: dict[str, Any]) -> bool:
+    points = doc.get("points")
+    return ("method" in doc and "unit" in doc and isinstance(points, list) and bool(points)
+            and all(isinstance(p, dict) and "size" in p and "miss_ratio" in p for p in points))
 
 
 def render_report(

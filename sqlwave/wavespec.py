@@ -6,9 +6,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from sqlwave.errors import InputError, ParameterError
 
 FORMAT = "sqlwave.wavespec/1"
 FOOTER_BYTES = 1 << 16
@@ -64,11 +66,51 @@ def _dump(value: Any, pad: str) -> str:
     return _flat(value)
 
 
+def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) -> None:
+    """Fail before any work when an output cannot be written: an empty name, a folder, a parent
+    that is a file or not writable, two outputs at one path, or an output that is an input.
+
+    `outputs` maps each option (e.g. '--out') to its path, or None when not given.
+    """
+    seen: dict[str, str] = {}
+    read = {os.path.realpath(f) for f in inputs}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if not path.strip():
+            raise ParameterError(f"{option} is empty; give a file name")
+        target = Path(path)
+        if target.is_dir():
+            raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
+                             f"{os.path.join(path, 'out.json')!r})")
+        folder = target.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # write_atomic creates the missing folders
+        if not folder.is_dir():
+            raise InputError(f"{option} {path!r}: {str(folder)!r} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path!r}: no permission to write in {str(folder)!r}")
+        same = os.path.realpath(path)
+        if same in read:
+            raise InputError(f"{option} {path!r} is one of the input files; writing it would "
+                             "destroy the input: choose another name")
+        if same in seen:
+            raise ParameterError(f"{option} and {seen[same]} are the same file {path!r}; give "
+                                 "each output its own name")
+        seen[same] = option
+
+
 def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call write(tmp_path) on a temp file beside `path`, then rename: never a half-written file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise InputError(f"{os.fspath(path)!r} is a folder; give a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise InputError(f"cannot write {os.fspath(path)!r}: {e.strerror or e}; check that its "
+                         "folder can be created and written") from e
     os.close(fd)
     try:
         write(tmp)

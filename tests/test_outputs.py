@@ -1,0 +1,103 @@
+"""Outputs: a path that cannot be written is refused before any work, and nothing is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from support import run_cli
+
+from sqlwave.example import example_log_path
+
+LOG = str(example_log_path())
+
+
+def refused(*args: str, message: str) -> None:
+    result = run_cli(*args)
+    assert result.code == 1, result.stderr
+    assert result.stderr.startswith("Error: ") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--logs", LOG],
+    ["example-logs", "--rows", "10"],
+    ["mrc", "--logs", LOG],
+])
+def test_out_is_a_folder(tmp_path: Path, command: list[str]) -> None:
+    refused(*command, "--out", str(tmp_path), message="is a folder; give a file name")
+
+
+def test_out_under_a_file(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    refused("export", "--logs", LOG, "--out", str(tmp_path / "afile" / "ws.json"),
+            message="is a file, not a folder")
+
+
+def test_empty_out(tmp_path: Path) -> None:
+    refused("export", "--logs", LOG, "--out", "", message="--out is empty")
+
+
+def test_out_and_sidecar_at_one_path(tmp_path: Path) -> None:
+    out = str(tmp_path / "ws.json")
+    refused("export", "--logs", LOG, "--out", out, "--pack-order-out", out,
+            message="are the same file")
+
+
+def test_out_is_the_input_log(tmp_path: Path) -> None:
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": ["a", "b"]}), log)
+    before = log.read_bytes()
+    refused("export", "--logs", str(log), "--out", str(log), message="is one of the input files")
+    refused("export", "--logs", str(tmp_path / "*.parquet"), "--pack-order-out", str(log),
+            "--out", str(tmp_path / "ws.json"), message="is one of the input files")
+    assert log.read_bytes() == before
+
+
+def test_report_out_is_its_wavespec(tmp_path: Path) -> None:
+    spec = tmp_path / "ws.json"
+    assert run_cli("export", "--out", str(spec)).code == 0
+    before = spec.read_bytes()
+    refused("report", str(spec), "--out", str(spec), message="is one of the input files")
+    assert spec.read_bytes() == before
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"strategies": {}, "chosen": "hot"}, "is not a miss-ratio curve"),
+    ({"method": "exact", "unit": "objects", "points": []}, "is not a miss-ratio curve"),
+])
+def test_report_refuses_a_file_of_the_wrong_kind(tmp_path: Path, doc: dict[str, object],
+                                                 message: str) -> None:
+    spec = tmp_path / "ws.json"
+    assert run_cli("export", "--out", str(spec)).code == 0
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    refused("report", str(spec), "--mrc", str(tmp_path / "other.json"),
+            "--out", str(tmp_path / "r.html"), message=message)
+    refused("report", str(spec), "--evaluation", str(spec), "--out", str(tmp_path / "r.html"),
+            message="is not an evaluate-layout result")
+
+
+def test_report_on_a_hand_edited_wavespec(tmp_path: Path) -> None:
+    spec = tmp_path / "ws.json"
+    assert run_cli("export", "--out", str(spec)).code == 0
+    doc = json.loads(spec.read_text())
+    doc["metrics"]["rows"] = "many"
+    spec.write_text(json.dumps(doc))
+    refused("report", str(spec), "--out", str(tmp_path / "r.html"),
+            message="a field of the inputs is missing or has the wrong type")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_evaluate_layout_refuses_negative_sizes(tmp_path: Path) -> None:
+    log = tmp_path / "neg.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "a", "c"] * 10, "size": [10, -5, 10, 7] * 10}), log)
+    refused("evaluate-layout", "--logs", str(log), "--size", "size", message="negative size")
+
+
+def test_mrc_sizes_must_be_whole_numbers(tmp_path: Path) -> None:
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text(json.dumps({"points": [{"size": 1.7}, {"size": 2.2}]}))
+    refused("mrc", "--logs", LOG, "--sizes-from", str(sizes), message="not whole numbers")

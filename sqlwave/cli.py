@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -45,7 +45,39 @@ def _explain(error: Any) -> SqlwaveError:
     return explain(error)
 
 
-@click.group(no_args_is_help=True)
+# click 8.2+ raises this for a bare `sqlwave`; older versions print the help themselves.
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class Group(click.Group):
+    """click's group, with its usage errors (an unknown option, 'abc' for an integer) reported
+    like every other error: `Error: …` and exit 1, where click prints the usage and exits 2."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        run = functools.partial(super().main, args, prog_name, complete_var,
+                                standalone_mode=False, **extra)
+        if not standalone_mode:
+            return run()
+        try:
+            code: Any = run()
+        except NO_ARGS_IS_HELP as e:  # bare `sqlwave`: the help, no error
+            click.echo(e.ctx.get_help() if e.ctx else "")
+            sys.exit(0)
+        except click.UsageError as e:
+            hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
+            click.echo(f"Error: {e.format_message()}{hint}", err=True)
+            sys.exit(1)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(1)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=Group, no_args_is_help=True)
 @click.version_option(__version__, prog_name="sqlwave")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:

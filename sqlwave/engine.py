@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from sqlwave.checks import whole
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 
 if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
@@ -29,6 +30,7 @@ INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALL
                  "UBIGINT", "HUGEINT", "UHUGEINT")
 TEXT_TYPES = ("VARCHAR",)
 BYTES_TYPES = ("BLOB",)
+MAX_THREADS = 1024  # far above any machine's cores; 100,000 made DuckDB hang
 
 
 def quote(name: str) -> str:
@@ -89,14 +91,27 @@ def connect(
     """An in-memory DuckDB connection that spills to `temp_directory` past `memory_limit`."""
     global _early
     early, _early = _early, None
+    if threads is not None:
+        whole("threads", threads, 1, MAX_THREADS)
+    if memory_limit is not None and memory_limit.strip().startswith("-"):
+        # DuckDB reads a negative limit as none at all
+        raise ParameterError(f"memory limit must be positive, e.g. 2GB, got {memory_limit!r}")
+    if temp_directory:
+        try:
+            Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ParameterError(f"cannot use {temp_directory!r} as the temp directory: "
+                                 f"{e.strerror or e}; give a folder you can write") from e
     con = (early.take() if early else None) or duckdb.connect(":memory:")
     if memory_limit:
         _set(con, "memory_limit", memory_limit)
     if temp_directory:
-        Path(temp_directory).mkdir(parents=True, exist_ok=True)
         _set(con, "temp_directory", temp_directory)
-    if threads:
+    if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
+    # Timestamps with a time zone turn into key text in the session's zone: pin it, or the
+    # WaveSpec would depend on the machine's TZ.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: cursors (the reuse pass) too
     # Output must not depend on the order threads finish in; every query orders explicitly, and
     # this keeps scans in file order for the position column.
     con.execute("SET preserve_insertion_order = true")
@@ -113,7 +128,8 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: str) -> None:
 def explain(error: duckdb.Error) -> SqlwaveError:
     """A DuckDB error that got past the checks, with what to do about it."""
     text = first_line(error)
-    if isinstance(error, duckdb.OutOfRangeException) or "overflow" in text.lower():
+    if _overflows(error, text):
+        text = text.split(" when casting from source column")[0]  # which is our SQL, not theirs
         return InputError(
             f"a number overflows 64-bit integers ({text}); integer keys times the key scale, "
             "sizes and their sums must stay below 2^63: check the key and size columns and "
@@ -122,6 +138,17 @@ def explain(error: duckdb.Error) -> SqlwaveError:
         return InputError(f"DuckDB ran out of memory ({text}); raise --memory-limit, or set "
                           "--temp-directory to a disk with room to spill")
     return SqlwaveError(f"DuckDB failed: {text} (`sqlwave --debug ...` shows the traceback)")
+
+
+def _overflows(error: duckdb.Error, text: str) -> bool:
+    """DuckDB's integer overflow: an out-of-range error, or a failed cast of a number (a UBIGINT
+    key above 2^63 cast to BIGINT, a sum past INT128's cast back to BIGINT)."""
+    lower = text.lower()
+    if isinstance(error, duckdb.OutOfRangeException) or "overflow" in lower:
+        return True
+    numeric = any(t in text for t in ("INT64", "INT128", "UINT64", "BIGINT", "HUGEINT"))
+    return isinstance(error, duckdb.ConversionException) and numeric and (
+        "can't be cast" in lower or "out of range" in lower)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ PostgreSQL the `source` section describes the table instead of files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlwave.errors import ParameterError
@@ -73,31 +74,32 @@ def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions
     return spec, con
 
 
-def write_pack_order(con: EngineConnection, path: str) -> None:
-    """The full pack order as Parquet (the DuckDB path uses COPY; other engines fetch it)."""
-    import pyarrow.parquet as pq
-
-    from sqlwave.wavespec import write_atomic
-
-    table = con.sql("SELECT rank, key, size, aligned_size, byte_offset, hits, bytes "
-                    "FROM sqlwave_pack ORDER BY rank ASC").to_arrow_table()
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+def pack_order_table(con: EngineConnection) -> Any:
+    """The full pack order as an Arrow table (the DuckDB path COPYs it; other engines fetch)."""
+    return con.sql("SELECT rank, key, size, aligned_size, byte_offset, hits, bytes "
+                   "FROM sqlwave_pack ORDER BY rank ASC").to_arrow_table()
 
 
 def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions,
                                out: str, pack_order_out: str | None) -> str:
     """The CLI's export on Spark or PostgreSQL: write `out` (and the sidecar), return a summary."""
-    from sqlwave.wavespec import dumps, write_text_atomic
+    import pyarrow.parquet as pq
+
+    from sqlwave.wavespec import dumps, write_all_atomic
     from sqlwave.writer import summary
 
     spec, con = build_with_engine(where, logs, opts, pack_order_out=pack_order_out,
                                   progress=Progress())
     try:
-        if pack_order_out:
-            write_pack_order(con, pack_order_out)
+        table = pack_order_table(con) if pack_order_out else None
     finally:
         close = getattr(con.engine, "close", None)
         if close is not None:
             close()
-    write_text_atomic(out, dumps(spec))
+    text = dumps(spec)
+    outputs: list[tuple[str, Any]] = [(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))]
+    if pack_order_out:
+        outputs.insert(0, (pack_order_out,
+                           lambda tmp: pq.write_table(table, tmp, compression="zstd")))
+    write_all_atomic(outputs)
     return summary(spec, out)

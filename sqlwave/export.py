@@ -71,6 +71,11 @@ class ExportOptions:
                 f"previous_threshold must be in [0, 1), got {self.previous_threshold}")
         for budget in self.wave_bytes or []:
             whole("a wave budget (bytes)", budget, 1, 2**62)
+        for bits in self.page_bits_options or []:
+            check_bits("a page size option (bits)", bits)
+        if self.page_bits_options and self.order != "auto":
+            raise ParameterError("page size options (--page-bits-options) are for --order auto, "
+                                 "which chooses among them; with another order give --page-bits")
 
 
 def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = None,

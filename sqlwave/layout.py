@@ -84,9 +84,11 @@ def prepare_log(session: Session, remap: bool, window: int) -> str:
         if session.log.has_request
         else f"CAST((pos - pos % {window}) / {window} AS BIGINT)"
     )
+    # Accesses without a request id form one request of their own.
+    missing = "CAST(-1 AS BIGINT)" if session.log.request_integer else "''"
     session.con.execute(
         f"CREATE OR REPLACE TEMP VIEW {LAYOUT_LOG} AS SELECT {key} AS key, size, "
-        f"COALESCE({request}, CAST(-1 AS BIGINT)) AS request, pos "
+        f"COALESCE({request}, {missing}) AS request, pos "
         f"FROM {LOG_VIEW} WHERE key IS NOT NULL"
     )
     return LAYOUT_LOG

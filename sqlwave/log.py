@@ -16,6 +16,7 @@ from sqlwave.engine import (
     LogSource,
     duckdb_path,
     expand_paths,
+    explain,
     first_line,
     literal,
     quote,
@@ -41,6 +42,8 @@ class BoundLog:
     # of the same database (temp views are per cursor), they give it the same log.
     views: list[str] | None = None
     size_col: str | None = None
+    # Request ids are compared only; integers stay BIGINT, any other type becomes text.
+    request_integer: bool = True
 
 
 def bind_log(
@@ -74,7 +77,10 @@ def bind_log(
                 "cast it to BIGINT or leave out --size"
             )
         size_sql = f"CAST({quote(size_col)} AS BIGINT)"
-    request_sql = quote(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    request_sql = "CAST(NULL AS BIGINT)"
+    request_integer = request_col is None or _base(types[request_col]) in INTEGER_TYPES
+    if request_col is not None:
+        request_sql = f"CAST({quote(request_col)} AS {'BIGINT' if request_integer else 'VARCHAR'})"
     pos_sql = "sqlwave_pos"
     if order_col is not None:
         pos_sql = (f"CAST(row_number() OVER (ORDER BY {quote(order_col)} ASC NULLS LAST, "
@@ -84,7 +90,7 @@ def bind_log(
     con.execute(view)
     views = [raw_view, view] if raw_view else None
     return BoundLog(source, key_type, size_col is not None, request_col is not None, views,
-                    size_col)
+                    size_col, request_integer)
 
 
 def sizes_valid_by_footer(con: duckdb.DuckDBPyConnection, log: BoundLog) -> bool:
@@ -167,6 +173,8 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
         try:
             found = con.execute("SELECT num_rows FROM parquet_file_metadata(?)",
                                 [duckdb_path(f)]).fetchone()
+        except duckdb.OutOfMemoryException as e:
+            raise explain(e) from e
         except duckdb.Error as e:
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         rows.append(int(found[0]) if found else 0)

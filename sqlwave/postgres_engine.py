@@ -63,7 +63,10 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
             raise InputError(f"size column {size_col!r} has type {types[size_col]}, not an "
                              "integer byte count; cast it to bigint or leave out --size")
         size = f"CAST({quote(size_col)} AS BIGINT)"
-    request = quote(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    request_integer = request_col is None or types[request_col] in INTEGER
+    request = "CAST(NULL AS BIGINT)"
+    if request_col:
+        request = f"CAST({quote(request_col)} AS {'BIGINT' if request_integer else 'TEXT'})"
     order = f"{quote(order_col)} ASC NULLS LAST, ctid ASC" if order_col else "ctid ASC"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key} AS key, {size} AS size, "
@@ -71,7 +74,8 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
         f"FROM {relation}")
     rows = int(engine.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
     source = LogSource(files=[], file_rows=[rows], file_bytes=[], columns=types, kind="postgres")
-    return BoundLog(source, key_type, size_col is not None, request_col is not None)
+    return BoundLog(source, key_type, size_col is not None, request_col is not None,
+                    request_integer=request_integer)
 
 
 def _columns(engine: PostgresEngine, table: str) -> tuple[str, dict[str, str]]:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 import duckdb
 
-from sqlwave.engine import _check_parquet, literal, quote
+from sqlwave.checks import whole
+from sqlwave.engine import MAX_THREADS, _check_parquet, duckdb_path, literal, quote
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.safety import NAME_RE
 
@@ -57,19 +58,23 @@ def _prepare(con: duckdb.DuckDBPyConnection, paths: Mapping[str, str], threads: 
     con.execute("SET python_enable_replacements = false")
     con.execute("SET temp_directory = ''")
     con.execute("SET preserve_insertion_order = true")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET TimeZone = 'UTC'")  # timestamps with a zone print the same everywhere
+    if threads is not None:
+        con.execute(f"SET threads = {whole('threads', threads, 1, MAX_THREADS)}")
     if profile:
         # 'no_output' keeps the JSON profile in memory (get_profiling_information); nothing is
         # written, and the setting must precede the lock.
         con.execute("SET enable_profiling = 'no_output'")
         con.execute("SET profiling_mode = 'detailed'")
     for tag, path in sorted(paths.items()):
-        con.execute(f"CREATE VIEW {quote(tag)} AS SELECT * FROM read_parquet({literal(path)})")
+        con.execute(f"CREATE VIEW {quote(tag)} AS SELECT * FROM "
+                    f"read_parquet({literal(duckdb_path(path))})")
 
 
 def _lock(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    listed = ", ".join(literal(f) for f in files)
+    # A file name with glob characters is read through its escaped pattern (duckdb_path),
+    # which DuckDB checks against the list as it is: allow that exact pattern too.
+    listed = ", ".join(literal(f) for f in sorted({*files, *map(duckdb_path, files)}))
     con.execute(f"SET allowed_paths = [{listed}]")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")

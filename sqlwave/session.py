@@ -90,6 +90,8 @@ class Session:
                 self.create(USAGE, "usage", **params, request_group=group)
                 if group and self._hash_collides():
                     self.create(USAGE, "usage", **params)
+            except InputError:
+                raise
             except duckdb.Error as e:
                 raise InputError(f"cannot scan the log: {str(e).strip().splitlines()[0]}") from e
             self._usage_done = True
@@ -115,7 +117,8 @@ class Session:
 
     def metrics(self, capacity: int | None) -> dict[str, Any]:
         cap = str(capacity) if capacity else "CAST(NULL AS BIGINT)"
-        return fetch_dicts(self.con, render("metrics", src=self.usage(), capacity=cap))[0]
+        with explained_overflow():  # byte totals past 2^63
+            return fetch_dicts(self.con, render("metrics", src=self.usage(), capacity=cap))[0]
 
     def size_problems(self) -> dict[str, int]:
         """Rows with a NULL size, keys with a negative one."""

@@ -90,7 +90,9 @@ def _columns(log: BoundLog, key_col: str, size_col: str | None, request_col: str
     key = {"integer": f"CAST({k} AS BIGINT)", "bytes": f"lower(hex({k}))",
            "string": f"CAST({k} AS STRING)"}[log.key_type]
     size = f"CAST({_q(size_col)} AS BIGINT)" if size_col else "CAST(1 AS BIGINT)"
-    request = _q(request_col) if request_col else "CAST(NULL AS BIGINT)"
+    request = "CAST(NULL AS BIGINT)"
+    if request_col:
+        request = f"CAST({_q(request_col)} AS {'BIGINT' if log.request_integer else 'STRING'})"
     return f"{key} AS key, {size} AS size, {request} AS request, sqlwave_pos AS pos"
 
 

@@ -40,7 +40,10 @@ def parse_byte_list(text: str) -> list[int]:
     >>> parse_byte_list("1GiB,8GiB")
     [1073741824, 8589934592]
     """
-    return [parse_bytes(part) for part in text.split(",") if part.strip()]
+    sizes = [parse_bytes(part) for part in text.split(",") if part.strip()]
+    if not sizes:
+        raise ParameterError(f"no byte sizes in {text!r}; write e.g. 1GiB,8GiB")
+    return sizes
 
 
 def human_bytes(n: int) -> str:

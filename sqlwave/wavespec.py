@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
         if not path.strip():
             raise ParameterError(f"{option} is empty; give a file name")
         target = Path(path)
-        if target.is_dir():
+        if target.is_dir() or path.endswith(("/", os.sep)):
             raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
                              f"{os.path.join(path, 'out.json')!r})")
         folder = target.parent
@@ -102,27 +102,45 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call write(tmp_path) on a temp file beside `path`, then rename: never a half-written file."""
-    target = Path(path)
+    write_all_atomic([(path, write)])
+
+
+def write_all_atomic(
+    outputs: Sequence[tuple[str | os.PathLike[str], Callable[[str], None]]],
+) -> None:
+    """Write every output to its temp file first, then rename them all: a failure in any write
+    leaves every earlier file as it was (the WaveSpec and its sidecar change together)."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, write in outputs:
+            tmp = _temp_beside(Path(path))
+            staged.append((tmp, Path(path)))
+            write(tmp)
+            # mkstemp makes the file private (0600); give it the permissions open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+
+
+def _temp_beside(target: Path) -> str:
     if target.is_dir():
-        raise InputError(f"{os.fspath(path)!r} is a folder; give a file name")
+        raise InputError(f"{str(target)!r} is a folder; give a file name")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # A short prefix: the temp name must fit where the target's name fits (NAME_MAX).
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp",
+                                   dir=target.parent)
     except OSError as e:
-        raise InputError(f"cannot write {os.fspath(path)!r}: {e.strerror or e}; check that its "
-                         "folder can be created and written") from e
+        raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
     os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return tmp
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -9,7 +9,7 @@ from sqlwave.engine import literal
 from sqlwave.export import ExportOptions, build_wave_spec
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import dumps, write_atomic, write_text_atomic
+from sqlwave.wavespec import dumps, write_all_atomic
 
 
 def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:
@@ -17,16 +17,18 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
     spec, session = build_wave_spec(logs, opts, pack_order_out=pack_order_out,
                                     progress=Progress())
     text = dumps(spec)
-    if pack_order_out:
-        con = session.con
+    con = session.con
 
-        def copy(tmp: str) -> None:
-            con.execute(f"COPY (SELECT rank, key, size, aligned_size, byte_offset, hits, bytes "
-                        f"FROM sqlwave_pack ORDER BY rank) TO {literal(tmp)} "
-                        "(FORMAT parquet, COMPRESSION zstd)")
+    def copy(tmp: str) -> None:
+        con.execute(f"COPY (SELECT rank, key, size, aligned_size, byte_offset, hits, bytes "
+                    f"FROM sqlwave_pack ORDER BY rank) TO {literal(tmp)} "
+                    "(FORMAT parquet, COMPRESSION zstd)")
 
-        write_atomic(pack_order_out, copy)
-    write_text_atomic(out, text)
+    def json_text(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    write_all_atomic([(pack_order_out, copy), (out, json_text)] if pack_order_out
+                     else [(out, json_text)])
     return summary(spec, out)
 
 

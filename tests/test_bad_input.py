@@ -159,11 +159,45 @@ def test_empty_log(tmp_path):
         (["--memory-limit", "plenty"], "cannot set memory_limit"),
         (["--reuse-sample", "2"], "reuse sample rate"),
         (["--key-scale", "0"], "key_scale must be a whole number between 1"),
+        (["--threads", "0"], "threads must be a whole number between 1 and 1024"),
+        (["--threads", "100000"], "threads must be a whole number between 1 and 1024"),
+        (["--memory-limit", "-1GB"], "memory limit must be positive"),
+        (["--memory-limit", "1KB"], "raise --memory-limit"),
+        (["--wave-bytes", ","], "no byte sizes in ','"),
+        (["--page-bits-options", "12,16"], "are for --order auto"),
+        (["--order", "auto", "--page-bits-options", "12,99"], "page size option (bits) must be"),
+        (["--page-bits", "abc"], "Invalid value for '--page-bits'"),
+        (["--rank-by", "nope"], "Invalid value for '--rank-by'"),
         (["--capacity", "0"], "byte size must be positive"),
     ],
 )
 def test_parameters_out_of_range(tmp_path, args, message):
     assert_refused(tmp_path, *args, message=message)
+
+
+def test_temp_directory_under_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert_refused(tmp_path, "--temp-directory", str(tmp_path / "afile" / "spill"),
+                   message="cannot use")
+
+
+@pytest.mark.parametrize("table, message", [
+    (pa.table({"key": pa.array([2**63 + 5, 1], pa.uint64())}), "overflows 64-bit integers"),
+    (pa.table({"key": ["a"] * 4, "size": [2**62] * 4}), "overflows 64-bit integers"),
+    (pa.table({"key": ["a", "b"], "size": [2**63 - 1, 1]}), "overflows 64-bit integers"),
+])
+def test_sizes_and_keys_past_64_bits(tmp_path, table, message):
+    path = write(tmp_path, table)
+    size = ["--size", "size"] if "size" in table.column_names else []
+    assert_refused(tmp_path, "--logs", path, *size, message=message)
+
+
+def test_a_usage_error_exits_1_in_a_real_process(tmp_path):
+    result = run_cli_process("export", "--page-bits", "abc", "--out", str(tmp_path / "ws.json"))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: Invalid value for '--page-bits'")
+    assert "sqlwave export --help" in result.stderr
+    assert run_cli_process().returncode == 0  # bare `sqlwave` prints the help
 
 
 def test_blob_and_non_utf8_keys(tmp_path):

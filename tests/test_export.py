@@ -145,3 +145,38 @@ def test_order_by_column_reorders_accesses():
     assert [e["key"] for e in file_order["pack_order"]["inline"]] == ["late", "early", "mid"]
     assert [e["key"] for e in by_ts["pack_order"]["inline"]] == ["early", "mid", "late"]
     assert by_ts["parameters"]["order_col"] == "ts"
+
+
+def test_string_request_ids_work_like_integer_ones(tmp_path):
+    # UUID-like request ids: every co-access order, --order auto included, as with integers.
+    import duckdb
+
+    text_log = tmp_path / "text_requests.parquet"
+    duckdb.sql(f"COPY (SELECT key, size, 'req-' || request_id AS request_id "
+               f"FROM '{example_log_path()}') TO '{text_log}'")
+    specs = []
+    for log in (example_log_path(), text_log):
+        spec = export_wave_spec(str(log), "key", "size", request_col="request_id", order="auto")
+        specs.append({k: spec[k] for k in ("pack_order", "waves", "extents", "layout")})
+    assert specs[0] == specs[1]
+
+
+def test_timestamp_keys_do_not_depend_on_the_time_zone(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+
+    log = tmp_path / "tz.parquet"
+    stamps = [datetime(2024, 1, 1, h, tzinfo=timezone.utc) for h in (1, 2, 1, 3)]
+    pq.write_table(pa.table({"key": pa.array(stamps, pa.timestamp("us", tz="UTC"))}), log)
+    outs = []
+    for zone in ("UTC", "America/New_York"):
+        out = tmp_path / f"{zone.replace('/', '_')}.json"
+        env = {**os.environ, "TZ": zone}
+        exe = os.path.join(os.path.dirname(sys.executable), "sqlwave")
+        subprocess.run([exe, "export", "--logs", str(log), "--out", str(out)], env=env, check=True,
+                       capture_output=True, timeout=120)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert b"2024-01-01 01:00:00+00" in outs[0]

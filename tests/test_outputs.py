@@ -101,3 +101,25 @@ def test_mrc_sizes_must_be_whole_numbers(tmp_path: Path) -> None:
     sizes = tmp_path / "sizes.json"
     sizes.write_text(json.dumps({"points": [{"size": 1.7}, {"size": 2.2}]}))
     refused("mrc", "--logs", LOG, "--sizes-from", str(sizes), message="not whole numbers")
+
+
+def test_a_long_output_name_is_written(tmp_path: Path) -> None:
+    # 250 characters fit a file name; the temp name beside it must fit too.
+    out = tmp_path / ("a" * 245 + ".json")
+    assert run_cli("export", "--out", str(out)).code == 0
+    assert json.loads(out.read_text())["format"] == "sqlwave.wavespec/1"
+
+
+def test_a_failed_write_changes_no_output(tmp_path: Path) -> None:
+    from sqlwave.wavespec import write_all_atomic
+
+    first, second = tmp_path / "po.parquet", tmp_path / "ws.json"
+    first.write_text("SENTINEL")
+
+    def fail(tmp: str) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_all_atomic([(first, lambda tmp: Path(tmp).write_text("new")), (second, fail)])
+    assert first.read_text() == "SENTINEL" and not second.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["po.parquet"]  # no temp files left

@@ -162,13 +162,37 @@ def test_declared_gap_auto_wave_bytes(tmp_path: Path) -> None:
         build_with_engine(EngineOptions("spark"), ["x.parquet"], opts)
 
 
-@pytest.mark.parametrize("order", ["request-first-touch"])
-def test_spark_coaccess_layouts_are_byte_identical(order: str, spark: Any, tmp_path: Path) -> None:
+def text_requests(table: pa.Table) -> pa.Table:
+    """The same log with request ids as text (UUID-like ids are common)."""
+    i = table.column_names.index("request")
+    text = pa.array([None if r is None else f"req-{r}" for r in table.column("request").to_pylist()])
+    return table.set_column(i, "request", text)
+
+
+@pytest.mark.parametrize(("order", "requests"), [("request-first-touch", "integer"),
+                                                 ("request-first-touch", "text")])
+def test_spark_coaccess_layouts_are_byte_identical(order: str, requests: str, spark: Any,
+                                                   tmp_path: Path) -> None:
     table, extra = fixture_log("text")
+    if requests == "text":
+        table = text_requests(table)
     files = write_files(table, tmp_path)
     expected, _ = build_wave_spec(files, options(extra, order=order))
     got, _ = build_with_engine(EngineOptions("spark"), files, options(extra, order=order),
                                spark=spark)
+    assert dumps(got) == dumps(expected)
+
+
+def test_postgres_coaccess_layout_with_text_requests(pg_dsn: str, tmp_path: Path) -> None:
+    table, extra = fixture_log("text")
+    table = text_requests(table)
+    opts = dict(extra, order="request-first-touch", order_col="ts")
+    expected, _ = build_wave_spec(write_files(table, tmp_path), options(opts))
+    load_postgres(pg_dsn, "access_log_text_requests", table)
+    got, con = build_with_engine(EngineOptions("postgres", dsn=pg_dsn,
+                                               table="access_log_text_requests"), [], options(opts))
+    con.engine.close()  # type: ignore[attr-defined]
+    del got["source"], expected["source"]
     assert dumps(got) == dumps(expected)
 
 
@@ -218,6 +242,10 @@ def test_missing_engine_package_is_a_clear_error(engine: str, module: str, extra
     for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, module, None)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"key": ["a"]}), tmp_path / "x.parquet")
     where = (["--logs", str(tmp_path / "x.parquet")] if engine == "spark"
              else ["--dsn", "postgresql://127.0.0.1/x", "--table", "t"])
     result = run_cli("export", "--engine", engine, *where, "--out", str(tmp_path / "x.json"))

@@ -85,8 +85,13 @@ times AS (
 sm AS (
     SELECT
         *,
+        -- one stage and one CTA per SM: no prefetch and no other CTA overlaps a K step's load,
+        -- so the load latency adds to the work instead of hiding behind it
         {{ cdiv('tiles_per_sm', 'ctas_per_sm') }}
-            * GREATEST(active * (GREATEST(t_compute, t_load) + t_step), t_latency) AS t_sm,
+            * (CASE WHEN stages = 1 AND ctas_per_sm = 1
+                    THEN GREATEST(t_compute, t_load) + t_step + t_latency
+                    ELSE GREATEST(active * (GREATEST(t_compute, t_load) + t_step), t_latency)
+               END) AS t_sm,
         -- operands that fit L2 are read once; otherwise each wave re-reads what its tiles touch
         (CASE WHEN input_bytes <= {{ dev.l2_bytes }} THEN input_bytes
               ELSE LEAST(naive_bytes, GREATEST(input_bytes, wave_bytes)) END

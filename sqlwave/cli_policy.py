@@ -25,20 +25,32 @@ def _parse_binds(binds: tuple[str, ...]) -> dict[str, str]:
 def _read_json(path: str, what: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: bad JSON or not UTF-8
         raise InputError(f"cannot read {what} {path!r}: {e}") from e
 
 
+def _read_previous(path: str) -> dict[str, Any]:
+    """An earlier policies.json or vLLM table, checked now so a bad one fails before any work."""
+    from sqlwave.replay import previous_table
+
+    doc = _read_json(path, "--previous")
+    if not isinstance(doc, dict):
+        raise InputError(f"--previous {path!r} must be a policies.json or a vLLM table (a JSON "
+                         f"object M -> config), not {json.dumps(doc)[:60]}")
+    previous_table(doc)
+    return doc
+
+
 def _parse_keys(text: str | None) -> tuple[int, ...] | None:
+    from sqlwave.replay import check_keys
+
     if text is None:
         return None
     try:
-        keys = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+        keys = [int(x) for x in text.split(",") if x.strip()]
     except ValueError as e:
         raise ParameterError(f"--m-keys must be comma-separated integers, got {text!r}") from e
-    if not keys or keys[0] < 1:
-        raise ParameterError(f"--m-keys must be positive integers, got {text!r}")
-    return keys
+    return check_keys(keys, "--m-keys")
 
 
 @click.command()
@@ -66,23 +78,38 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
     """Replay a workload's GEMM problems over a policy grid; write tuned tile policies."""
     from sqlwave.policy import load_device, load_grid
     from sqlwave.replay import TuneOptions, replay_and_tune
-    from sqlwave.wavespec import dumps, write_text_atomic
+    from sqlwave.wavespec import check_outputs
 
+    bound = _parse_binds(binds)
+    # --previous may be the file being replaced: it is read in full before anything is written
+    inputs = [p for p in (problems, trace_path, sample, grid_path, *bound.values()) if p]
+    check_outputs({"--out": out, "--vllm-out": vllm_out}, inputs)
     dev = load_device(device)
     opts = TuneOptions(threshold=threshold, chunk_size=chunk_size)
     if grid_path:
         opts.grid, opts.grid_source = load_grid(grid_path, dev), grid_path
     if previous:
-        opts.previous = _read_json(previous, "--previous")
+        opts.previous = _read_previous(previous)
     if keys := _parse_keys(m_keys):
         opts.m_keys = keys
-    source = _problems_source(trace_path, sample, _parse_binds(binds), problems, opts)
+    source = _problems_source(trace_path, sample, bound, problems, opts)
     doc = replay_and_tune(source, dev, opts)
-    write_text_atomic(out, dumps(doc))
-    if vllm_out:
-        write_text_atomic(vllm_out, dumps(doc["table"]))
+    _write_outputs(doc, out, vllm_out)
     click.echo(f"wrote {out}: {len(doc['table'])} M buckets, estimated speed-up "
                + ", ".join(f"{v}x over {k}" for k, v in doc["tuned"]["speedup"].items()), err=True)
+
+
+def _write_outputs(doc: dict[str, Any], out: str, vllm_out: str | None) -> None:
+    """Both files or neither: each is written to its temp file before either is renamed."""
+    from sqlwave.wavespec import dumps, write_all_atomic
+
+    def writer(text: str) -> Any:
+        return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+
+    outputs = [(out, writer(dumps(doc)))]
+    if vllm_out:
+        outputs.append((vllm_out, writer(dumps(doc["table"]))))
+    write_all_atomic(outputs)
 
 
 def _problems_source(trace_path: str | None, sample: str | None, binds: dict[str, str],

@@ -18,13 +18,19 @@ from sqlwave.cli import handle_errors
 def trace(sql_path: str, out: str, dialect: str, with_ast: bool) -> None:
     """Check a SQL pipeline and write it as a replayable trace."""
     from sqlwave.errors import InputError
-    from sqlwave.trace import save_trace, trace_from_sql
+    from sqlwave.trace import dialect_name, save_trace, trace_from_sql
+    from sqlwave.wavespec import check_outputs
 
+    check_outputs({"--out": out}, [sql_path])
+    dialect = dialect_name(dialect, "--dialect")
     try:
         with open(sql_path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as e:
         raise InputError(f"cannot read pipeline {sql_path!r}: {e.strerror}; check --sql") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"pipeline {sql_path!r} is not UTF-8 text (byte {e.start}); save it "
+                         "as UTF-8") from e
     result = trace_from_sql(text, dialect=dialect, with_ast=with_ast)
     save_trace(result, out)
     click.echo(f"wrote {out}: {len(result.steps)} steps ({', '.join(s.name for s in result.steps)})"

@@ -60,9 +60,19 @@ def read_candidates(path: str) -> list[dict[str, Any]]:
     for r in rows:
         r["shape"] = tuple(r[c] for c in ["m", "k", "n"] + extra)
         r["dtype"] = dtype_key(r.get("dtype"))
-        r["policy"] = StagedPolicy(int(r["bm"]), int(r["bn"]), int(r["bk"]), int(r["group_m"]),
-                                   max(1, int(r["stages"])), int(r["warps"]))
+        r["policy"] = _measured_policy(r, path)
     return rows
+
+
+def _measured_policy(r: dict[str, Any], path: str) -> StagedPolicy:
+    try:
+        return StagedPolicy(int(r["bm"]), int(r["bn"]), int(r["bk"]), int(r["group_m"]),
+                            max(1, int(r["stages"])), int(r["warps"]))
+    except (ParameterError, TypeError) as e:  # TypeError: an empty tile field
+        config = {c: r[c] for c in ("bm", "bn", "bk", "group_m", "stages", "warps")}
+        raise InputError(f"timings {path!r}: the candidate {config} of shape m={r['m']}, "
+                         f"k={r['k']}, n={r['n']} is not a Triton config ({e}); fix or drop "
+                         "that row") from e
 
 
 def estimate(rows: list[dict[str, Any]], device: dict[str, Any],

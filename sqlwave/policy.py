@@ -10,6 +10,7 @@ import csv
 import functools
 import itertools
 import json
+import re
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ VLLM_SPACE = {"BM": (16, 32, 64, 128, 256), "BN": (32, 64, 128, 256), "BK": (64,
               "swizzle_size": (1, 16, 32, 64), "stage_depth": (2, 3, 4, 5), "num_warps": (4, 8)}
 VLLM_KEYS = {"BM": "BLOCK_SIZE_M", "BN": "BLOCK_SIZE_N", "BK": "BLOCK_SIZE_K",
              "swizzle_size": "GROUP_SIZE_M", "num_warps": "num_warps", "stage_depth": "num_stages"}
+# What Triton launches on NVIDIA GPUs: (lowest, highest, powers of two only). Block sizes are
+# tl.arange extents, so powers of two; tl.dot pads M and N below 16 but needs K >= 16, and vLLM's
+# tuned H100 tables use BLOCK_SIZE_M 8 and BLOCK_SIZE_K up to 1024; a CTA holds at most 32 warps.
+# num_stages 1-8 and GROUP_SIZE_M up to 1024 cover every tuned table in the shared data (1-8,
+# 1-128); the caps also keep the proxies' integer products far from overflow.
+LIMITS = {"BM": (8, 256, True), "BN": (8, 256, True), "BK": (16, 1024, True),
+          "swizzle_size": (1, 1024, False), "stage_depth": (1, 8, False), "num_warps": (1, 32, True)}
 
 
 @dataclass(frozen=True, order=True)
@@ -48,9 +56,12 @@ class StagedPolicy:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"policy field {f.name} must be a positive integer, "
-                                     f"got {value!r}")
+            low, high, pow2 = LIMITS[f.name]
+            # bools are ints to Python and floats would be truncated: neither is a tile size
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if not whole or not low <= value <= high or (pow2 and value & (value - 1)):
+                raise ParameterError(f"policy field {_field_label(f.name)} must be "
+                                     f"{_allowed(f.name)}, got {value!r}")
 
     def smem_bytes(self, dtype_bytes: int = 2) -> int:
         """Shared memory of one CTA: an A and a B tile per pipeline stage."""
@@ -64,6 +75,22 @@ class StagedPolicy:
 
     def label(self) -> str:
         return "BM{}_BN{}_BK{}_G{}_S{}_W{}".format(*astuple(self))
+
+
+def _field_label(name: str) -> str:
+    return name if VLLM_KEYS[name] == name else f"{name} ({VLLM_KEYS[name]})"
+
+
+def _allowed(name: str) -> str:
+    """The values a policy field accepts, in words.
+
+    >>> _allowed("num_warps"), _allowed("stage_depth")
+    ('one of 1, 2, 4, 8, 16, 32', 'a whole number from 1 to 8')
+    """
+    low, high, pow2 = LIMITS[name]
+    if not pow2:
+        return f"a whole number from {low} to {high}"
+    return "one of " + ", ".join(str(1 << b) for b in range(low.bit_length() - 1, high.bit_length()))
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,39 +165,71 @@ GRID_ALIASES = {"BLOCK_SIZE_M": "BM", "BLOCK_SIZE_N": "BN", "BLOCK_SIZE_K": "BK"
 
 
 def policy_from_mapping(row: dict[str, Any]) -> StagedPolicy:
-    """A policy from a dict in our field names or vLLM's (missing group/stages/warps: 8/3/4)."""
+    """A policy from a dict in our field names or vLLM's (missing group/stages/warps: 8/3/4).
+
+    >>> policy_from_mapping({"BLOCK_SIZE_M": "64", "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 32}).label()
+    'BM64_BN64_BK32_G8_S3_W4'
+    """
     known = {f.name for f in fields(StagedPolicy)}
     values: dict[str, Any] = {"swizzle_size": 8, "stage_depth": 3, "num_warps": 4}
     for key, value in row.items():
         name = GRID_ALIASES.get(key, key)
         if name in known and value not in (None, ""):
-            try:
-                values[name] = int(value)
-            except (TypeError, ValueError) as e:
-                raise InputError(f"grid field {key} = {value!r} is not an integer") from e
+            values[name] = _cell(value)
     missing = [n for n in ("BM", "BN", "BK") if n not in values]
     if missing:
-        raise InputError(f"grid entry {row!r} lacks {', '.join(missing)} (or BLOCK_SIZE_M/N/K)")
+        raise InputError(f"lacks {', '.join(missing)} (or BLOCK_SIZE_M/N/K)")
     return StagedPolicy(**values)
+
+
+def _cell(value: Any) -> Any:
+    """CSV cells are text: a whole number becomes an int; anything else goes to StagedPolicy as
+    it is, which names the field (int('64.7') would fail, int(64.7) would silently truncate)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return value
 
 
 def load_grid(path: str | Path, device: dict[str, Any], dtype_bytes: int = 2) -> list[StagedPolicy]:
     """A user grid from JSON (a list of objects, or a vLLM table) or CSV; pruned, deduplicated."""
-    text = Path(path).read_text(encoding="utf-8")
-    if str(path).lower().endswith(".csv"):
-        rows: list[Any] = list(csv.DictReader(text.splitlines()))
-    else:
+    rows = _grid_rows(path)
+    policies = set()
+    for i, row in enumerate(rows, 1):
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"grid {path} is not valid JSON: {e}") from e
-        rows = list(doc.values()) if isinstance(doc, dict) else list(doc)
-    if not rows or not all(isinstance(r, dict) for r in rows):
-        raise InputError(f"grid {path} must hold a non-empty list of policy objects")
-    grid = sorted({p for p in map(policy_from_mapping, rows) if fits(p, device, dtype_bytes)})
+            policies.add(policy_from_mapping(row))
+        except (InputError, ParameterError) as e:
+            raise InputError(f"grid {str(path)!r}, entry {i} ({row!r}): {e}") from e
+    grid = sorted(p for p in policies if fits(p, device, dtype_bytes))
     if not grid:
-        raise InputError(f"no policy of grid {path} fits the shared memory of {device['key']}")
+        raise InputError(f"no policy of grid {str(path)!r} fits the shared memory of "
+                         f"{device['key']}")
     return grid
+
+
+def _grid_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The entries of a grid file: JSON objects (a list, or a vLLM table's values) or CSV rows."""
+    where = f"grid {str(path)!r}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        if str(path).lower().endswith(".csv"):
+            rows: Any = list(csv.DictReader(text.splitlines()))
+        else:
+            doc = json.loads(text)
+            rows = list(doc.values()) if isinstance(doc, dict) else doc
+    except FileNotFoundError as e:
+        raise InputError(f"{where} does not exist; check --grid") from e
+    except IsADirectoryError as e:
+        raise InputError(f"{where} is a folder; give a JSON or CSV file") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where} is not UTF-8 text; give a JSON or CSV file") from e
+    except (json.JSONDecodeError, csv.Error) as e:
+        raise InputError(f"{where} cannot be parsed: {e}") from e
+    except OSError as e:
+        raise InputError(f"cannot read {where}: {e.strerror or e}") from e
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"{where} must hold a non-empty list of policy objects such as "
+                         '{"BM": 64, "BN": 128, "BK": 64}, or a vLLM table (M -> config)')
+    return rows
 
 
 def vllm_default(m: int, num_experts: int = 1) -> StagedPolicy:

@@ -8,6 +8,8 @@ each problem belongs to the bucket whose key is nearest to its m (ties to the sm
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from sqlwave.engine import connect
-from sqlwave.errors import ParameterError
+from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.policy import (
     BASELINES,
     StagedPolicy,
@@ -31,6 +33,7 @@ from sqlwave.proxies import GRID, PROBLEMS, bind_problems, grid_table, proxies_s
 FORMAT = "sqlwave.policies/1"
 # The batch sizes vLLM's tuner writes tables for (benchmarks/kernels/benchmark_moe.py).
 M_KEYS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 1536, 2048, 3072, 4096)
+MAX_M_KEY = 2**32  # the largest m a problem may have (proxies.MAX_DIM)
 PS = 1e12
 
 
@@ -60,15 +63,38 @@ def bucket_of(m: int, keys: tuple[int, ...]) -> int:
     return min(keys, key=lambda key: (abs(key - m), key))
 
 
-def previous_table(doc: dict[str, Any] | None) -> dict[int, StagedPolicy]:
+def check_keys(keys: Any, what: str = "M keys") -> tuple[int, ...]:
+    """M keys as an ascending tuple of distinct whole numbers from 1 to 2^32.
+
+    >>> check_keys([64, 1, 16, 16])
+    (1, 16, 64)
+    """
+    ok = isinstance(keys, (list, tuple)) and keys and all(
+        isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_M_KEY for k in keys)
+    if not ok:
+        raise ParameterError(f"{what} must be whole numbers from 1 to 2^32 (e.g. 1,16,64,256), "
+                             f"got {keys!r}")
+    return tuple(sorted(set(keys)))
+
+
+def previous_table(doc: Any) -> dict[int, StagedPolicy]:
     """The per-M choices of an earlier policies.json (or of a bare vLLM table)."""
-    if not doc:
+    if doc is None:
         return {}
-    table = doc.get("table", doc)
-    try:
-        return {int(key): policy_from_mapping(value) for key, value in table.items()}
-    except (TypeError, ValueError, AttributeError) as e:
-        raise ParameterError(f"--previous is not a policies.json or vLLM table: {e}") from e
+    table = doc.get("table", doc) if isinstance(doc, dict) else doc
+    if not isinstance(table, dict):
+        raise InputError(f"--previous must be a policies.json or a vLLM table (a JSON object "
+                         f"M -> config), got {json.dumps(table, default=repr)[:60]}")
+    out = {}
+    for key, value in table.items():
+        try:
+            m = int(key) if str(key).strip().isdigit() else 0
+            if not 1 <= m <= MAX_M_KEY or not isinstance(value, dict):
+                raise InputError("need an M key (a whole number) and a config object")
+            out[m] = policy_from_mapping(value)
+        except SqlwaveError as e:
+            raise InputError(f"--previous entry {key!r}: {value!r}: {e}") from e
+    return out
 
 
 def _candidate_grid(opts: TuneOptions, device: dict[str, Any], dtype_bytes: int,
@@ -90,10 +116,12 @@ def _bind_buckets(con: duckdb.DuckDBPyConnection,
         b = bucket_of(int(m), keys)
         ids.append(pid)
         buckets.append(b)
-        entry = info.setdefault(b, {"problems": 0, "weight": 0.0, "m_min": m, "m_max": m})
+        entry = info.setdefault(b, {"problems": 0, "weights": [], "m_min": m, "m_max": m})
         entry["problems"] += 1
-        entry["weight"] += w
+        entry["weights"].append(w)
         entry["m_min"], entry["m_max"] = min(entry["m_min"], m), max(entry["m_max"], m)
+    for entry in info.values():  # fsum: exact then rounded once, whatever the order
+        entry["weight"] = math.fsum(entry["weights"])
     con.register("sqlwave_buckets", pa.table({"problem_id": ids, "bucket": buckets}))
     return info
 
@@ -223,15 +251,16 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     dev = load_device(device) if isinstance(device, str) else device
     if not 0 <= opts.threshold < 10:
         raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
+    keys = check_keys(opts.m_keys)
+    prev = previous_table(opts.previous)
     con = connect(threads=opts.threads)
     con.execute("SET enable_progress_bar = false")  # our own bar counts grid chunks
     n_problems = bind_problems(con, read_problems(problems), dev)
     if n_problems == 0:
         raise ParameterError("no GEMM problems to tune (the table is empty or every weight is 0)")
     dtype_bytes = max(r[0] for r in con.execute(f"SELECT dtype_bytes FROM {PROBLEMS}").fetchall())
-    prev = previous_table(opts.previous)
     grid = _candidate_grid(opts, dev, int(dtype_bytes), prev)
-    info = _bind_buckets(con, opts.m_keys)
+    info = _bind_buckets(con, keys)
     totals = _score_chunks(con, dev, grid, opts)
     baseline = _baseline_ps(con, dev, info)
     buckets = {}
@@ -248,7 +277,7 @@ def _document(dev: dict[str, Any], opts: TuneOptions, grid: list[StagedPolicy],
               info: dict[int, dict[str, Any]], totals: dict[tuple[int, int], tuple[int, int]],
               baseline: dict[str, dict[int, int]], buckets: dict[str, Any],
               n_problems: int) -> dict[str, Any]:
-    weight = sum(i["weight"] for i in info.values())
+    weight = math.fsum(w for i in info.values() for w in i["weights"])
     ranked = _ranked(totals, None, n_problems)
     if not ranked:
         raise ParameterError("no single policy of the grid fits every problem")

@@ -68,10 +68,32 @@ def trace_from_sql(text: str, dialect: str = "duckdb", with_ast: bool = False) -
     from sqlwave.pipeline import parse_pipeline_text
     from sqlwave.trace_ast import dump_ast
 
+    dialect = dialect_name(dialect, "dialect")
     inputs, raw = parse_pipeline_text(text, dialect)
     steps = tuple(Step(s.name, _canonical(s.query, dialect),
                        dump_ast(s.query) if with_ast else None) for s in raw)
     return Trace(tuple(inputs), steps, dialect)
+
+
+def dialect_name(name: object, what: str) -> str:
+    """A sqlglot dialect name, trimmed and lower-cased; anything else is refused with the list.
+
+    >>> dialect_name(" DuckDB", "--dialect")
+    'duckdb'
+    """
+    from sqlglot.dialects.dialect import Dialect, Dialects
+
+    # sqlglot reads '' as its generic dialect and 'duckdb, x=y' as settings: neither is a name
+    key = name.strip().lower() if isinstance(name, str) else ""
+    known = sorted(d.value for d in Dialects if d.value)
+    if key.isidentifier():
+        try:
+            Dialect.get_or_raise(key)
+            return key
+        except ValueError:
+            pass
+    raise ParameterError(f"{what} {name!r} is not a SQL dialect sqlglot knows; use one of "
+                         f"{', '.join(known)}." + did_you_mean(key.split(",")[0].strip(), known))
 
 
 def _canonical(query: exp.Expr, dialect: str) -> str:
@@ -100,17 +122,29 @@ def trace_from_dict(data: object) -> Trace:
     bad = [t for t in inputs if not NAME_RE.match(t)]
     if bad:
         raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _")
-    default = data.get("default_input")
-    if default is not None and inputs and default != inputs[0]:
-        inputs = [default] + [t for t in inputs if t != default]
+    inputs = _default_first(inputs, data.get("default_input"))
     steps = tuple(_step_from_dict(s) for s in _list(data.get("steps"), "steps"))
-    dialect = data.get("dialect", "duckdb")
     version = data.get("sqlglot_version", "unknown")
-    if not isinstance(dialect, str) or not isinstance(version, str):
-        raise InputError("trace 'dialect' and 'sqlglot_version' must be strings")
+    if not isinstance(version, str):
+        raise InputError("trace 'sqlglot_version' must be a string")
+    try:
+        dialect = dialect_name(data.get("dialect", "duckdb"), "trace 'dialect'")
+    except ParameterError as e:
+        raise InputError(str(e)) from e
     trace = Trace(tuple(inputs), steps, dialect, version)
     checked_queries(trace)
     return trace
+
+
+def _default_first(inputs: list[str], default: object) -> list[str]:
+    """The inputs with the default tag (bound by --sample) first; it must be one of them."""
+    if default is None or not inputs:  # a trace without inputs names the default 'sample'
+        return inputs
+    if default not in inputs:
+        raise InputError(f"trace 'default_input' {default!r} is not one of its inputs "
+                         f"({', '.join(inputs)}); set it to one of them."
+                         + (did_you_mean(default, inputs) if isinstance(default, str) else ""))
+    return [str(default)] + [t for t in inputs if t != default]
 
 
 def _step_from_dict(item: object) -> Step:
@@ -135,13 +169,18 @@ def _str_list(value: object, what: str) -> list[str]:
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
     """Read and safety-check a trace JSON file."""
+    where = f"trace file {os.fspath(path)!r}"
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except FileNotFoundError as e:
-        raise InputError(f"trace file {os.fspath(path)!r} does not exist") from e
+        raise InputError(f"{where} does not exist") from e
+    except IsADirectoryError as e:
+        raise InputError(f"{where} is a folder; give the JSON that `sqlwave trace` wrote") from e
+    except OSError as e:
+        raise InputError(f"cannot read {where}: {e.strerror or e}") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"trace file {os.fspath(path)!r} is not JSON: {e}") from e
+        raise InputError(f"{where} is not JSON: {e}") from e
     return trace_from_dict(data)
 
 

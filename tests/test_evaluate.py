@@ -103,3 +103,11 @@ def test_cli_bad_input(tmp_path, args: list[str], message: str) -> None:
 def test_cli_missing_file(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["evaluate-policy", "--timings", str(tmp_path / "no.parquet")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_candidate_triton_cannot_launch_is_refused(tmp_path) -> None:
+    path = tmp_path / "t.parquet"
+    write_timings(path, [(64, 64, 64, "torch.float16", "triton_mm", 64, 64, 32, 8, 3, 3, 0.1)])
+    res = CliRunner().invoke(cli, ["evaluate-policy", "--timings", str(path)])
+    assert res.exit_code == 1 and res.output.startswith("Error: timings ")
+    assert "is not a Triton config (policy field num_warps must be one of 1, 2, 4" in res.output

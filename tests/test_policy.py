@@ -38,6 +38,34 @@ def test_policy_rejects_non_positive_fields() -> None:
         StagedPolicy(64, 64, 0, 8, 3, 4)
 
 
+# (BM, BN, BK, GROUP_SIZE_M, num_stages, num_warps) Triton cannot launch, and what the error says
+UNLAUNCHABLE = [
+    ((48, 64, 64, 8, 3, 4), "BM (BLOCK_SIZE_M) must be one of 8, 16, 32, 64, 128, 256, got 48"),
+    ((64.7, 64, 64, 8, 3, 4), "got 64.7"),
+    ((64.0, 64, 64, 8, 3, 4), "got 64.0"),
+    ((True, 64, 64, 8, 3, 4), "got True"),
+    ((64, 512, 64, 8, 3, 4), "BN (BLOCK_SIZE_N) must be one of 8, 16, 32, 64, 128, 256, got 512"),
+    ((64, 64, 8, 8, 3, 4), "BK (BLOCK_SIZE_K) must be one of 16, 32, 64, 128, 256, 512, 1024"),
+    ((64, 64, 64, 0, 3, 4), "swizzle_size (GROUP_SIZE_M) must be a whole number from 1 to 1024"),
+    ((64, 64, 64, 8, 9, 4), "stage_depth (num_stages) must be a whole number from 1 to 8, got 9"),
+    ((64, 64, 64, 8, 3, 3), "num_warps must be one of 1, 2, 4, 8, 16, 32, got 3"),
+    ((64, 64, 64, 8, 3, 1024), "got 1024"),
+]
+
+
+@pytest.mark.parametrize("values, message", UNLAUNCHABLE)
+def test_policy_refuses_what_triton_cannot_launch(values: tuple, message: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        StagedPolicy(*values)
+    assert message in str(info.value)
+
+
+def test_policy_accepts_the_extremes_of_tuned_tables() -> None:
+    # vLLM's tuned H100 fused-MoE tables use BLOCK_SIZE_M 8; others BK 1024, 32 warps, 8 stages
+    for values in ((8, 8, 16, 1, 1, 1), (256, 256, 1024, 1024, 8, 32)):
+        assert StagedPolicy(*values).label().startswith(f"BM{values[0]}_")
+
+
 def test_to_vllm_has_exactly_the_vllm_fields() -> None:
     cfg = StagedPolicy(128, 64, 32, 16, 4, 8).to_vllm()
     assert set(cfg) == VLLM_FIELDS
@@ -94,6 +122,9 @@ def test_user_grid_json_csv_and_vllm_table(tmp_path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"BM": 64}]))
     with pytest.raises(InputError, match="lacks BN, BK"):
+        load_grid(bad, dev)
+    bad.write_text(json.dumps([{"BM": 64, "BN": 64, "BK": 32}, {"BM": 64.7, "BN": 64, "BK": 32}]))
+    with pytest.raises(InputError, match=r"entry 2 .*BM \(BLOCK_SIZE_M\) must be one of"):
         load_grid(bad, dev)
 
 
@@ -154,3 +185,17 @@ def test_large_gemm_avoids_spilling_accumulators() -> None:
     best = min(rows, key=lambda r: (r["est_time_s"], r["policy_id"]))
     assert best["bm"] * best["bn"] / (32 * best["warps"]) <= 192
     assert best["bm"] >= 64 and best["bn"] >= 64 and best["mma_efficiency"] == 1.0
+
+
+def test_one_stage_alone_on_its_sm_hides_no_latency() -> None:
+    # 128x256 with 8 warps: its accumulators fill the register file, one CTA per SM. With one
+    # stage there is no prefetch and no other CTA: every K step waits for its load.
+    one, two = proxies("h100", [(4096, 4096, 4096)], [StagedPolicy(128, 256, 64, 8, s, 8)
+                                                       for s in (1, 2)])
+    assert one["ctas_per_sm"] == two["ctas_per_sm"] == 1
+    assert one["t_latency"] == two["t_latency"]
+    assert one["est_time_s"] > two["est_time_s"]
+    # with room for several CTAs per SM, they overlap each other's loads as stages would
+    small = [StagedPolicy(32, 32, 32, 8, s, 2) for s in (1, 2)]
+    one, two = proxies("h100", [(4096, 4096, 4096)], small)
+    assert one["ctas_per_sm"] > 1 and one["est_time_s"] <= two["est_time_s"]

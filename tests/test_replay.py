@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import math
+import random
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -9,7 +12,7 @@ from click.testing import CliRunner
 
 from sqlwave.cli import cli
 from sqlwave.commands import register
-from sqlwave.errors import InputError
+from sqlwave.errors import InputError, ParameterError
 from sqlwave.policy import StagedPolicy, load_device
 from sqlwave.replay import TuneOptions, replay_and_tune
 from sqlwave.wavespec import dumps
@@ -23,7 +26,10 @@ MS = [1, 3, 16, 40, 256, 2000]
 
 
 def problems() -> pa.Table:
-    rows = [(m, n, k, float(10 - i)) for i, m in enumerate(MS) for n, k in PROJ]
+    return as_table([(m, n, k, float(10 - i)) for i, m in enumerate(MS) for n, k in PROJ])
+
+
+def as_table(rows: list[tuple[int, int, int, float]]) -> pa.Table:
     m, n, k, w = zip(*rows, strict=True)
     return pa.table({"m": m, "n": n, "k": k, "weight": w})
 
@@ -63,6 +69,20 @@ def test_output_is_byte_identical_whatever_the_chunking_and_threads(tuned: dict)
     assert dumps(again) == dumps(tuned)
     one = replay_and_tune(problems(), "h100", TuneOptions(progress=False, threads=1))
     assert dumps(one) == dumps(tuned)
+
+
+def test_output_is_byte_identical_whatever_the_row_order() -> None:
+    rng = random.Random(7)
+    rows = [(m, n, k, rng.uniform(0, 1e6) / 7) for m in (1, 3, 40, 2000) for n, k in PROJ[:2]
+            for _ in range(50)]
+    shuffled = rng.sample(rows, len(rows))
+    # a running float sum of these weights depends on the row order: so would the output
+    per_key = [sum(r[3] for r in order if r[:3] == (40, *PROJ[0])) for order in (rows, shuffled)]
+    assert per_key[0] != per_key[1]
+    docs = [replay_and_tune(as_table(order), "h100", TuneOptions(progress=False))
+            for order in (rows, shuffled)]
+    assert dumps(docs[0]) == dumps(docs[1])
+    assert docs[0]["buckets"]["32"]["weight"] == math.fsum(r[3] for r in rows if r[0] == 40)
 
 
 def test_previous_choice_is_kept_within_threshold(tuned: dict) -> None:
@@ -129,10 +149,23 @@ def test_device_constants_are_data() -> None:
     assert load_device("a100")["sms"] == 108 and not load_device("a100")["wgmma"]
 
 
-def test_negative_weight_is_refused() -> None:
-    with pytest.raises(InputError, match="weights must be >= 0"):
-        replay_and_tune(pa.table({"m": [1], "n": [64], "k": [64], "weight": [-1.0]}), "h100",
-                        TuneOptions(progress=False))
+@pytest.mark.parametrize("column, values, message", [
+    ("weight", [-1.0], "weight must be a number from 0 to 1e12, got -1.0"),
+    ("m", [1.5], "m must be a whole number from 1 to 2^32, got 1.5"),
+    ("dtype", [3], "dtype must be text"),
+])
+def test_bad_problem_values_are_refused(column: str, values: list, message: str) -> None:
+    table = {"m": [1], "n": [64], "k": [64]} | {column: values}
+    with pytest.raises(InputError, match=re.escape(f"problem row 1 (m={table['m'][0]!r}")) as e:
+        replay_and_tune(pa.table(table), "h100", TuneOptions(progress=False))
+    assert message in str(e.value)
+
+
+def test_bad_options_are_refused_before_any_work() -> None:
+    with pytest.raises(ParameterError, match="M keys must be whole numbers from 1 to 2"):
+        replay_and_tune("missing.parquet", "h100", TuneOptions(m_keys=(0, 16)))
+    with pytest.raises(InputError, match="--previous must be a policies.json"):
+        replay_and_tune("missing.parquet", "h100", TuneOptions(previous={"table": [1]}))
 
 
 def test_baseline_that_does_not_fit_shared_memory_is_not_compared() -> None:

@@ -201,3 +201,27 @@ def test_trace_then_replay_cli(tmp_path: Path) -> None:
     metrics = json.loads(policies.read_text())["plan_metrics"]
     assert metrics["measured"]["steps"][0]["output_rows"] == 40
     assert metrics["counts"]["repartitions"] == 4
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"dialect": "nosuch"}, "trace 'dialect' 'nosuch' is not a SQL dialect sqlglot knows"),
+    ({"dialect": 5}, "trace 'dialect' 5 is not a SQL dialect"),
+    ({"default_input": 5}, "trace 'default_input' 5 is not one of its inputs"),
+    ({"default_input": "../x"}, "'../x' is not one of its inputs (requests, weights)"),
+    ({"sqlglot_version": 3}, "trace 'sqlglot_version' must be a string"),
+])
+def test_bad_trace_fields_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        trace_from_dict(trace_to_dict(trace_from_sql(PIPELINE)) | change)
+    assert message in str(info.value)
+
+
+def test_dialect_names_are_normalised_or_refused(tmp_path: Path) -> None:
+    assert trace_from_sql(PIPELINE, dialect=" DuckDB").dialect == "duckdb"
+    doc = trace_to_dict(trace_from_sql(PIPELINE)) | {"dialect": "DUCKDB"}
+    assert trace_from_dict(doc).dialect == "duckdb"
+    for name in ("", "nosuch", "duckdb, normalization_strategy=lowercase"):
+        with pytest.raises(ParameterError, match="is not a SQL dialect sqlglot knows; use one of"):
+            trace_from_sql(PIPELINE, dialect=name)
+    with pytest.raises(InputError, match="is a folder"):
+        load_trace(tmp_path)

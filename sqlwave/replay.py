@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from sqlwave.checks import whole
 from sqlwave.engine import connect
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.policy import (
@@ -130,7 +131,7 @@ def _score_chunks(con: duckdb.DuckDBPyConnection, device: dict[str, Any], grid: 
                   opts: TuneOptions) -> dict[tuple[int, int], tuple[int, int]]:
     """(bucket, policy_id) -> (problems scored, total weighted time in ps), chunk by chunk."""
     totals: dict[tuple[int, int], tuple[int, int]] = {}
-    step = max(1, opts.chunk_size)
+    step = opts.chunk_size
     show = sys.stderr.isatty() if opts.progress is None else opts.progress
     sql = (f"SELECT b.bucket, x.policy_id, count(*) AS n, "
            f"sum(CAST(round(p.weight * x.est_time_s * {PS}) AS HUGEINT)) AS ps "
@@ -252,6 +253,7 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     if not 0 <= opts.threshold < 10:
         raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
     keys = check_keys(opts.m_keys)
+    whole("chunk_size", opts.chunk_size, 1, 1_000_000)
     prev = previous_table(opts.previous)
     con = connect(threads=opts.threads)
     con.execute("SET enable_progress_bar = false")  # our own bar counts grid chunks

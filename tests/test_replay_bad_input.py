@@ -132,6 +132,12 @@ def test_bad_m_keys(tmp_path: Path, outputs, keys: str) -> None:
                   "--m-keys must be whole numbers from 1 to 2^32", outputs)
 
 
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_bad_chunk_size(tmp_path: Path, outputs, size: str) -> None:
+    refuse_replay(["--problems", problems(tmp_path), "--chunk-size", size],
+                  "chunk_size must be a whole number between 1 and 1000000", outputs)
+
+
 @pytest.mark.parametrize("vllm_out, message", [
     ("{tmp}", "is a folder; give a file name"),
     ("{tmp}/afile/v.json", "is a file, not a folder"),

@@ -50,15 +50,14 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
 
 
 def _sizes_of(path: str) -> list[int]:
-    import json
-
     from sqlwave.errors import InputError
+    from sqlwave.wavespec import read_json
 
+    doc = read_json(path, "--sizes-from", "give an mrc JSON")
     try:
-        with open(path, encoding="utf-8") as fh:
-            raw = [p["size"] for p in json.load(fh)["points"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise InputError(f"cannot read cache sizes from {path!r} ({e}); give an mrc JSON") from e
+        raw = [p["size"] for p in doc["points"]]
+    except (KeyError, TypeError) as e:
+        raise InputError(f"{path!r} has no points with sizes; give an mrc JSON") from e
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
         raise InputError(f"{path!r} has cache sizes that are not whole numbers; give an mrc JSON")
     sizes: list[int] = raw

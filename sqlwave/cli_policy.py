@@ -22,18 +22,12 @@ def _parse_binds(binds: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _read_json(path: str, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: bad JSON or not UTF-8
-        raise InputError(f"cannot read {what} {path!r}: {e}") from e
-
-
 def _read_previous(path: str) -> dict[str, Any]:
     """An earlier policies.json or vLLM table, checked now so a bad one fails before any work."""
     from sqlwave.replay import previous_table
+    from sqlwave.wavespec import read_json
 
-    doc = _read_json(path, "--previous")
+    doc = read_json(path, "--previous", "give the policies.json or vLLM table of an earlier run")
     if not isinstance(doc, dict):
         raise InputError(f"--previous {path!r} must be a policies.json or a vLLM table (a JSON "
                          f"object M -> config), not {json.dumps(doc)[:60]}")

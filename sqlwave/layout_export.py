@@ -3,7 +3,6 @@ and `--previous` (keep the last layout unless the new one is clearly better)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from sqlwave.layout import (
 from sqlwave.layout_eval import bytes_moved
 from sqlwave.session import PACK, Session
 from sqlwave.strategies import LAYOUT_STRATEGIES
+from sqlwave.wavespec import read_json
 
 PREV = "sqlwave_layout_prev"
 
@@ -129,14 +129,11 @@ def keep(session: Session, new: str, params: LayoutParams, table: str) -> str:
 def load_previous(path: str, key_type: str) -> dict[str, Any]:
     """The previous layout's offsets: from its pack-order sidecar when there is one, else from
     the keys the WaveSpec inlines (a warning says when that is not all of them)."""
-    try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        section = spec["pack_order"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise InputError(
-            f"cannot read the previous WaveSpec {path!r}: {e}; pass a file written "
-            "by `sqlwave export`"
-        ) from e
+    fix = "pass a file written by `sqlwave export`"
+    spec = read_json(path, "the previous WaveSpec", fix)
+    section = spec.get("pack_order") if isinstance(spec, dict) else None
+    if not isinstance(section, dict):
+        raise InputError(f"the previous WaveSpec {path!r} has no pack order; {fix}")
     if spec.get("source", {}).get("key_type", key_type) != key_type:
         raise InputError(
             f"the previous WaveSpec has {spec['source']['key_type']} keys, this log has "

@@ -172,12 +172,9 @@ def load_runtime_metrics() -> dict[str, Any] | None:
     path = os.environ.get(RUNTIME_ENV)
     if not path:
         return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{RUNTIME_ENV}={path!r} cannot be read as JSON: {e}; "
-                         "fix or unset it") from e
+    from sqlwave.wavespec import read_json
+
+    data = read_json(path, RUNTIME_ENV, "fix or unset it")
     if not isinstance(data, dict):
         raise InputError(f"{RUNTIME_ENV}={path!r} must hold a JSON object of counters")
     return data

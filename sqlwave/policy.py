@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlwave.errors import InputError, ParameterError, did_you_mean
+from sqlwave.wavespec import read_json, read_text
 
 DTYPE_BYTES = {"fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
 DTYPE_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32",
@@ -209,23 +210,15 @@ def load_grid(path: str | Path, device: dict[str, Any], dtype_bytes: int = 2) ->
 def _grid_rows(path: str | Path) -> list[dict[str, Any]]:
     """The entries of a grid file: JSON objects (a list, or a vLLM table's values) or CSV rows."""
     where = f"grid {str(path)!r}"
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        if str(path).lower().endswith(".csv"):
-            rows: Any = list(csv.DictReader(text.splitlines()))
-        else:
-            doc = json.loads(text)
-            rows = list(doc.values()) if isinstance(doc, dict) else doc
-    except FileNotFoundError as e:
-        raise InputError(f"{where} does not exist; check --grid") from e
-    except IsADirectoryError as e:
-        raise InputError(f"{where} is a folder; give a JSON or CSV file") from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"{where} is not UTF-8 text; give a JSON or CSV file") from e
-    except (json.JSONDecodeError, csv.Error) as e:
-        raise InputError(f"{where} cannot be parsed: {e}") from e
-    except OSError as e:
-        raise InputError(f"cannot read {where}: {e.strerror or e}") from e
+    fix = "give a JSON or CSV file"
+    if str(path).lower().endswith(".csv"):
+        try:
+            rows: Any = list(csv.DictReader(read_text(path, "grid", fix).splitlines()))
+        except csv.Error as e:
+            raise InputError(f"{where} cannot be parsed: {e}") from e
+    else:
+        doc = read_json(path, "grid", fix)
+        rows = list(doc.values()) if isinstance(doc, dict) else doc
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise InputError(f"{where} must hold a non-empty list of policy objects such as "
                          '{"BM": 64, "BN": 128, "BK": 64}, or a vLLM table (M -> config)')

@@ -7,7 +7,6 @@ the WaveSpec lacks their data (no miss-ratio curve, no tuner scores).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from html import escape
@@ -17,7 +16,7 @@ from typing import Any
 from sqlwave.errors import InputError
 from sqlwave.report_svg import hbars, line_chart, strip
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import check_outputs, write_text_atomic
+from sqlwave.wavespec import check_outputs, read_json, write_text_atomic
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 780px; color: #0f172a; }
@@ -33,10 +32,7 @@ th { color: #475569; border-bottom: 1px solid #cbd5e1; }
 
 
 def load_json(path: str, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {what} {path!r}: {e}") from e
+    doc = read_json(path, what, "give a file sqlwave wrote")
     if not isinstance(doc, dict):
         raise InputError(f"{path!r} is not a {what} (expected a JSON object)")
     return doc

@@ -169,18 +169,9 @@ def _str_list(value: object, what: str) -> list[str]:
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
     """Read and safety-check a trace JSON file."""
-    where = f"trace file {os.fspath(path)!r}"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError as e:
-        raise InputError(f"{where} does not exist") from e
-    except IsADirectoryError as e:
-        raise InputError(f"{where} is a folder; give the JSON that `sqlwave trace` wrote") from e
-    except OSError as e:
-        raise InputError(f"cannot read {where}: {e.strerror or e}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{where} is not JSON: {e}") from e
+    from sqlwave.wavespec import read_json
+
+    data = read_json(path, "trace file", "give the JSON that `sqlwave trace` wrote")
     return trace_from_dict(data)
 
 

@@ -1,4 +1,4 @@
-"""The WaveSpec document: its format tag, canonical JSON, schema, and atomic writing."""
+"""The WaveSpec document: its format tag, canonical JSON, schema; reading JSON and atomic writing."""
 
 from __future__ import annotations
 
@@ -64,6 +64,30 @@ def _dump(value: Any, pad: str) -> str:
         items = ",\n".join(inner + _flat(v) for v in value)
         return f"[\n{items}\n{pad}]"
     return _flat(value)
+
+
+def read_text(path: str | os.PathLike[str], what: str, fix: str) -> str:
+    """A UTF-8 text file's content; any way it cannot be read is an InputError naming `what`
+    (e.g. "grid 'g.json'") and saying `fix` (e.g. "give a JSON or CSV file")."""
+    where = f"{what} {os.fspath(path)!r}"
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise InputError(f"{where} does not exist; {fix}") from e
+    except IsADirectoryError as e:
+        raise InputError(f"{where} is a folder; {fix}") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where} is not UTF-8 text; {fix}") from e
+    except OSError as e:
+        raise InputError(f"cannot read {where}: {e.strerror or e}; {fix}") from e
+
+
+def read_json(path: str | os.PathLike[str], what: str, fix: str) -> Any:
+    """A JSON file's content, read as `read_text` reads text; bad JSON is an InputError too."""
+    try:
+        return json.loads(read_text(path, what, fix))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{what} {os.fspath(path)!r} is not valid JSON ({e}); {fix}") from e
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) -> None:

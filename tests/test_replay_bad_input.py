@@ -71,12 +71,12 @@ def test_bad_problems(tmp_path: Path, outputs, columns: dict, message: str) -> N
 
 
 GRIDS = [
-    ("missing.json", None, "does not exist; check --grid"),
+    ("missing.json", None, "does not exist; give a JSON or CSV file"),
     ("bin.json", b"\xff\xfe[]", "is not UTF-8 text"),
     ("five.json", "5", "must hold a non-empty list of policy objects"),
     ("text.json", '"abc"', "must hold a non-empty list of policy objects"),
     ("empty.json", "[]", "must hold a non-empty list of policy objects"),
-    ("bad.json", "[{", "cannot be parsed"),
+    ("bad.json", "[{", "is not valid JSON"),
     ("w3.json", '[{"BM": 64, "BN": 64, "BK": 64, "num_warps": 3}]',
      "num_warps must be one of 1, 2, 4, 8, 16, 32, got 3"),
     ("w1024.json", '[{"BM": 64, "BN": 64, "BK": 64, "num_warps": 1024}]', "got 1024"),

@@ -65,3 +65,33 @@ def check_capacity(value: Any) -> None:
     """A cache capacity in bytes, or None for none."""
     if value is not None:
         whole("capacity", value, 1, 2**62)
+
+
+def text(name: str, value: Any, optional: bool = False) -> None:
+    """A column name or other text option (None allowed when `optional`)."""
+    if (value is None and optional) or isinstance(value, str):
+        return
+    raise ParameterError(f"{name} must be text, got {value!r}")
+
+
+def fraction(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
+             high_open: bool = False) -> float:
+    """A real number in a range whose ends may be open; bools and NaN are refused.
+
+    >>> fraction("reuse_sample", 0.5, 0, 1, low_open=True)
+    0.5
+    """
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = number and (low < value if low_open else low <= value) and (
+        value < high if high_open else value <= high)
+    if not ok:
+        span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ParameterError(f"{name} must be a number in {span}, got {value!r}")
+    return float(value)
+
+
+def whole_list(name: str, values: Any, low: int, high: int) -> list[int]:
+    """A list of whole numbers, each in [low, high] (a tuple is fine; a string is not)."""
+    if not isinstance(values, (list, tuple)):
+        raise ParameterError(f"{name} must be a list of whole numbers, got {values!r}")
+    return [whole(name, v, low, high) for v in values]

@@ -24,25 +24,41 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as e:
-            if not isinstance(e, SqlwaveError) and not _from_duckdb(e):
+            engine = _engine_of(e)
+            if not isinstance(e, SqlwaveError) and engine is None:
                 raise
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            click.echo(f"Error: {e if isinstance(e, SqlwaveError) else _explain(e)}", err=True)
+            click.echo(f"Error: {e if isinstance(e, SqlwaveError) else _explain(e, engine)}",
+                       err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _from_duckdb(error: Exception) -> bool:
-    """Whether DuckDB raised it (by module: importing duckdb here would slow `sqlwave --help`)."""
-    return any(cls.__module__.split(".")[0] in ("duckdb", "_duckdb") for cls in type(error).__mro__)
+# Engines whose errors reach the user as `Error: …`, found by the raising class's module
+# (importing duckdb here would slow `sqlwave --help`; pyspark and psycopg are optional).
+ENGINE_MODULES = {"duckdb": "DuckDB", "_duckdb": "DuckDB", "pyspark": "Spark", "py4j": "Spark",
+                  "psycopg": "PostgreSQL"}
 
 
-def _explain(error: Any) -> SqlwaveError:
-    from sqlwave.engine import explain
+def _engine_of(error: Exception) -> str | None:
+    for cls in type(error).__mro__:
+        engine = ENGINE_MODULES.get(cls.__module__.split(".")[0])
+        if engine:
+            return engine
+    return None
 
-    return explain(error)
+
+def _explain(error: Any, engine: str | None) -> SqlwaveError:
+    if engine == "DuckDB":
+        from sqlwave.engine import explain
+
+        return explain(error)
+    from sqlwave.engine import first_line
+
+    return SqlwaveError(f"{engine} failed: {first_line(error)} (`sqlwave --debug ...` shows the "
+                        "traceback)")
 
 
 # click 8.2+ raises this for a bare `sqlwave`; older versions print the help themselves.

@@ -221,15 +221,14 @@ def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str
                 raise InputError(f"folder {text!r} holds no .parquet files")
             files.extend(found)
         elif glob.has_magic(text):
-            found = []
-            for f in sorted(glob.glob(text, recursive=True)):
-                if os.path.isdir(f):
-                    found.extend(_folder_files(f))
-                elif os.path.isfile(f):
-                    found.append(f)
-            if not found:
+            # `logs/**` matches a folder and the files in it: each file once
+            matched: dict[str, str] = {}
+            for f in glob.glob(text, recursive=True):
+                for g in _folder_files(f) if os.path.isdir(f) else [f] if os.path.isfile(f) else []:
+                    matched.setdefault(os.path.normpath(g), g)
+            if not matched:
                 raise InputError(f"no files match {text!r}; check the pattern and quote it in the shell")
-            files.extend(found)
+            files.extend(matched[k] for k in sorted(matched))
         else:
             raise InputError(f"log file {text!r} does not exist; check the path")
     for f in files:

@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from sqlwave.engine import connect, fetch_dicts, literal
+from sqlwave.engine import connect, duckdb_path, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.policy import BASELINES, StagedPolicy, dtype_key
 from sqlwave.proxies import GRID, bind_problems, grid_table, proxies_sql
@@ -37,8 +37,8 @@ def read_candidates(path: str) -> list[dict[str, Any]]:
     """Measured Triton candidates (cuBLAS and other non-Triton rows dropped), in a total order."""
     con = connect()
     try:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})")
-                .fetchall()]
+        found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(duckdb_path(path))})")
+        cols = [r[0] for r in found.fetchall()]
     except Exception as e:  # duckdb raises several error types for unreadable files
         raise InputError(f"cannot read timings {path!r}: {str(e).splitlines()[0]}") from e
     missing = [c for c in REQUIRED if c not in cols]
@@ -51,7 +51,7 @@ def read_candidates(path: str) -> list[dict[str, Any]]:
     sql = f"""
         SELECT {shape}, "BM" AS bm, "BN" AS bn, "BK" AS bk, COALESCE({group}, 8) AS group_m,
                "num_stages" AS stages, "num_warps" AS warps, min(median_ms) AS t
-        FROM read_parquet({literal(path)})
+        FROM read_parquet({literal(duckdb_path(path))})
         WHERE "BM" IS NOT NULL AND median_ms > 0
         GROUP BY ALL ORDER BY ALL"""
     rows = fetch_dicts(con, sql)

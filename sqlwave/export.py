@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlwave import __version__
-from sqlwave.checks import check_bits, check_capacity, check_cohorts, check_key_scale, whole
+from sqlwave.checks import (
+    check_bits,
+    check_capacity,
+    check_cohorts,
+    check_key_scale,
+    fraction,
+    text,
+    whole,
+    whole_list,
+)
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import BoundLog, bind_log
@@ -55,24 +64,33 @@ class ExportOptions:
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
+        text("key_col", self.key_col)
+        for name in ("size_col", "request_col", "order_col", "previous"):
+            text(name, getattr(self, name), optional=True)
+        text("order", self.order)
         check_bits("page_bits", self.page_bits)
         if self.align_bits is not None:
             check_bits("align_bits", self.align_bits)
         check_cohorts(self.prefix_len, self.delimiter, self.depth, self.top_k, self.rank_by)
         check_key_scale(self.key_scale)
         check_capacity(self.capacity)
-        if self.reuse_sample is not None and not 0 < self.reuse_sample <= 1:
-            raise ParameterError(f"reuse sample rate must be in (0, 1], got {self.reuse_sample}")
+        if self.reuse_sample is not None:
+            fraction("reuse sample rate", self.reuse_sample, 0, 1, low_open=True)
         if self.null_keys not in ("report", "error"):
             raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
         whole("max_inline", self.max_inline, 0, 1_000_000)
-        if not 0 <= self.previous_threshold < 1:
-            raise ParameterError(
-                f"previous_threshold must be in [0, 1), got {self.previous_threshold}")
-        for budget in self.wave_bytes or []:
-            whole("a wave budget (bytes)", budget, 1, 2**62)
-        for bits in self.page_bits_options or []:
-            check_bits("a page size option (bits)", bits)
+        fraction("previous_threshold", self.previous_threshold, 0, 1, high_open=True)
+        if self.wave_bytes is not None:
+            whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
+        if not isinstance(self.wave_bytes_auto, bool):
+            raise ParameterError(f"wave_bytes_auto must be True or False, got {self.wave_bytes_auto!r}")
+        if self.wave_bytes_auto and self.wave_bytes:
+            raise ParameterError("give wave budgets or ask for them at the curve's knees "
+                                 "(--wave-bytes auto), not both")
+        whole("request_window", self.request_window, 1, 1_000_000)
+        whole("io_cost_bytes", self.io_cost_bytes, 1, 2**40)
+        if self.page_bits_options is not None:
+            whole_list("page size options (bits)", self.page_bits_options, 0, 40)
         if self.page_bits_options and self.order != "auto":
             raise ParameterError("page size options (--page-bits-options) are for --order auto, "
                                  "which chooses among them; with another order give --page-bits")

@@ -8,6 +8,7 @@ log: every global window in the macros runs on the per-key aggregate (usage) ins
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from sqlwave.engine import connect, quote
@@ -62,7 +63,7 @@ def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | Non
     frames, offset = [], 0
     f = require("pyspark.sql.functions", "spark")
     for path, rows in zip(log.source.files, log.source.file_rows, strict=True):
-        df = engine.spark.read.parquet(path)
+        df = engine.spark.read.parquet(hadoop_path(path))
         frames.append(df.select("*", (f.col("_metadata.row_index") + offset).alias("sqlwave_pos")))
         offset += rows
     raw = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
@@ -72,6 +73,16 @@ def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | Non
     columns = _columns(log, key_col, size_col, request_col)
     engine.spark.sql(f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {columns} FROM sqlwave_raw")
     return log
+
+
+def hadoop_path(path: str) -> str:
+    r"""`path` as Spark reads it literally: Hadoop expands glob characters in any path, so
+    `x[1].parquet` would read `x1.parquet`; a backslash escapes them.
+
+    >>> print(hadoop_path("logs/x[1]{a,b}*?.parquet"))
+    logs/x\[1\]\{a,b\}\*\?.parquet
+    """
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", path)
 
 
 def _positioned_by(raw: Any, order_col: str) -> Any:

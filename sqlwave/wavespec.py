@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -137,13 +138,12 @@ def write_all_atomic(
     staged: list[tuple[str, Path]] = []
     try:
         for path, write in outputs:
-            tmp = _temp_beside(Path(path))
-            staged.append((tmp, Path(path)))
+            # Through a symlink to the file it names, as open() would write.
+            target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+            tmp = _temp_beside(target)
+            staged.append((tmp, target))
             write(tmp)
-            # mkstemp makes the file private (0600); give it the permissions open() would.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, _mode_for(target))
         for tmp, target in staged:
             os.replace(tmp, target)
     except BaseException:
@@ -151,6 +151,16 @@ def write_all_atomic(
             if os.path.exists(tmp):
                 os.unlink(tmp)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """An existing file keeps its permissions; a new one gets what open() would give it
+    (mkstemp makes its files private, 0600)."""
+    if target.exists():
+        return stat.S_IMODE(target.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _temp_beside(target: Path) -> str:

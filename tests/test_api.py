@@ -160,6 +160,16 @@ LOG3 = pa.table({"key": ["a.b", "a.c", "x.y"], "size": [10, 20000, 30]})
         (lambda: suggest_pack_order_from_usage(compute_usage(LOG3, "key", "size"), "hot", 2.5),
          "align_bits must be a whole number"),
         (lambda: export_wave_spec(LOG3, "key", "size", capacity=-5), "capacity"),
+        (lambda: export_wave_spec(LOG3, "key", "size", order=None), "order must be text"),
+        (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes=1024), "must be a list"),
+        (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes="1GiB"), "must be a list"),
+        (lambda: export_wave_spec(LOG3, "key", "size", reuse_sample="0.5"), "reuse sample rate"),
+        (lambda: export_wave_spec(LOG3, "key", "size", reuse_sample=True), "reuse sample rate"),
+        (lambda: export_wave_spec(LOG3, "key", "size", request_col=["r"]), "request_col"),
+        (lambda: export_wave_spec(LOG3, "key", "size", request_window=0), "request_window"),
+        (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes_auto="no"), "True or False"),
+        (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes_auto=True, wave_bytes=[10]),
+         "not both"),
     ],
 )
 def test_api_refuses_what_export_refuses(call, message):

@@ -46,15 +46,18 @@ def test_glob_matching_only_empty_folders(tmp_path):
 
 def test_glob_of_folders_reads_the_files_in_them(tmp_path):
     # Hive-style partitions: logs/date=*/part.parquet, given as logs/date=*
+    logs = tmp_path / "logs"
     for day, keys in (("date=1", ["a", "b"]), ("date=2", ["a"])):
-        (tmp_path / day).mkdir()
-        write(tmp_path / day, pa.table({"key": keys}), "part.parquet")
+        (logs / day).mkdir(parents=True)
+        write(logs / day, pa.table({"key": keys}), "part.parquet")
     out = tmp_path / "ws.json"
-    result = run_cli("export", "--logs", str(tmp_path / "date=*"), "--out", str(out))
-    assert result.code == 0, result.stderr
-    spec = json.loads(out.read_text())
-    assert [f["rows"] for f in spec["source"]["files"]] == [2, 1]
-    assert spec["metrics"]["rows"] == 3 and spec["metrics"]["distinct_keys"] == 2
+    # `logs/**` matches the folders and the files in them: each file counts once
+    for pattern in ("date=*", "**"):
+        result = run_cli("export", "--logs", str(logs / pattern), "--out", str(out))
+        assert result.code == 0, result.stderr
+        spec = json.loads(out.read_text())
+        assert [f["rows"] for f in spec["source"]["files"]] == [2, 1]
+        assert spec["metrics"]["rows"] == 3 and spec["metrics"]["distinct_keys"] == 2
 
 
 def test_file_name_with_glob_characters_is_read_as_itself(tmp_path):
@@ -165,7 +168,7 @@ def test_empty_log(tmp_path):
         (["--memory-limit", "1KB"], "raise --memory-limit"),
         (["--wave-bytes", ","], "no byte sizes in ','"),
         (["--page-bits-options", "12,16"], "are for --order auto"),
-        (["--order", "auto", "--page-bits-options", "12,99"], "page size option (bits) must be"),
+        (["--order", "auto", "--page-bits-options", "12,99"], "(bits) must be a whole number"),
         (["--page-bits", "abc"], "Invalid value for '--page-bits'"),
         (["--rank-by", "nope"], "Invalid value for '--rank-by'"),
         (["--capacity", "0"], "byte size must be positive"),

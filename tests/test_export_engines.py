@@ -183,6 +183,16 @@ def test_spark_coaccess_layouts_are_byte_identical(order: str, requests: str, sp
     assert dumps(got) == dumps(expected)
 
 
+def test_spark_reads_a_file_name_with_glob_characters_as_itself(spark: Any, tmp_path: Path) -> None:
+    table, extra = fixture_log("text")
+    path = str(tmp_path / "x[1].parquet")
+    pq.write_table(table, path)
+    pq.write_table(table.slice(0, 3), tmp_path / "x1.parquet")  # what a pattern would read
+    expected, _ = build_wave_spec([path], options(extra))
+    got, _ = build_with_engine(EngineOptions("spark"), [path], options(extra), spark=spark)
+    assert dumps(got) == dumps(expected)
+
+
 def test_postgres_coaccess_layout_with_text_requests(pg_dsn: str, tmp_path: Path) -> None:
     table, extra = fixture_log("text")
     table = text_requests(table)

@@ -123,3 +123,14 @@ def test_a_failed_write_changes_no_output(tmp_path: Path) -> None:
         write_all_atomic([(first, lambda tmp: Path(tmp).write_text("new")), (second, fail)])
     assert first.read_text() == "SENTINEL" and not second.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["po.parquet"]  # no temp files left
+
+
+def test_out_through_a_symlink_writes_the_file_it_names(tmp_path: Path) -> None:
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert run_cli("export", "--out", str(link)).code == 0
+    assert link.is_symlink() and json.loads(target.read_text())["format"] == "sqlwave.wavespec/1"
+    assert target.stat().st_mode & 0o777 == 0o600  # an existing file keeps its permissions

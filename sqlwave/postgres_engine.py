@@ -1,10 +1,11 @@
 """PostgreSQL behind the engine interface, and a table bound as the view `sqlwave_log`.
 
 The log is a table (`--table`, optionally schema-qualified). Accesses are positioned by
-`order_col` when given (ties by physical row order), else by physical row order (`ctid`), which
-is insertion order for a table loaded by COPY or INSERT and never updated. Text keys are
-compared under the "C" collation, so ordering is by bytes as in DuckDB whatever the database's
-locale.
+`order_col`, which is required: a table has no row order (physical order, `ctid`, is not even
+insertion order after one COPY: rows with long text land out of order), so ties fall back to it
+only as a last resort. Text keys and a text order column are compared under the "C" collation,
+so ordering is by bytes as in DuckDB whatever the database's locale, and the session's time zone
+is UTC, as DuckDB's, so keys with a time zone read the same.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ class PostgresEngine:
     def connect(cls, dsn: str) -> PostgresEngine:
         psycopg = require("psycopg", "postgres")
         try:
-            return cls(psycopg.connect(dsn, autocommit=True))
-        except psycopg.OperationalError as e:
+            con = psycopg.connect(dsn, autocommit=True)
+        except (psycopg.OperationalError, psycopg.ProgrammingError) as e:
             raise InputError(f"cannot connect to PostgreSQL ({str(e).strip()}); check --dsn") from e
+        con.execute("SET TIME ZONE 'UTC'")
+        return cls(con)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql)
@@ -56,6 +59,9 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
         if col is not None and col not in types:
             raise InputError(f"column {col!r} is not in {table} (columns: {', '.join(types)})."
                              + did_you_mean(col, types))
+    if order_col is None:
+        raise InputError("a PostgreSQL table has no row order to position accesses by: pass "
+                         "--order-by COLUMN (a sequence number or timestamp in access order)")
     key_type, key = _key(key_col, types[key_col])
     size = "CAST(1 AS BIGINT)"
     if size_col is not None:
@@ -67,7 +73,8 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
     request = "CAST(NULL AS BIGINT)"
     if request_col:
         request = f"CAST({quote(request_col)} AS {'BIGINT' if request_integer else 'TEXT'})"
-    order = f"{quote(order_col)} ASC NULLS LAST, ctid ASC" if order_col else "ctid ASC"
+    collate = ' COLLATE "C"' if types[order_col] in TEXT else ""
+    order = f"{quote(order_col)}{collate} ASC NULLS LAST, ctid ASC"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP VIEW {LOG_VIEW} AS SELECT {key} AS key, {size} AS size, "
         f"{request} AS request, CAST(row_number() OVER (ORDER BY {order}) - 1 AS BIGINT) AS pos "

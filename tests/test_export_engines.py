@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -139,8 +140,12 @@ def test_cli_export_on_spark_and_postgres(spark: Any, pg_dsn: str, tmp_path: Pat
     assert pq.read_table(tmp_path / "pack.parquet").num_rows == len(set(table["key"].to_pylist()) - {None})
     load_postgres(pg_dsn, "cli_log", table)
     result = run_cli("export", "--engine", "postgres", "--dsn", pg_dsn, "--table", "cli_log",
-                     *common, "--out", str(tmp_path / "pg.json"))
+                     *common, "--order-by", "ts", "--out", str(tmp_path / "pg.json"))
     assert result.code == 0, result.stderr
+    # A table has no row order (ctid is not insertion order): --order-by is required.
+    result = run_cli("export", "--engine", "postgres", "--dsn", pg_dsn, "--table", "cli_log",
+                     *common, "--out", str(tmp_path / "pg2.json"))
+    assert result.code == 1 and "pass --order-by COLUMN" in result.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -232,10 +237,14 @@ def test_postgres_under_an_icu_collation_still_matches(pg_dsn: str, tmp_path: Pa
                               "ORDER BY x").fetchall()
         assert order == [("b/0001",), ("B/0003",)]
     table, extra = fixture_log("text")
-    expected, _ = build_wave_spec(write_files(table, tmp_path), options(extra))
+    # Accesses ordered by a text column whose byte order differs from en-US order ('B...' < 'a...'
+    # in bytes): the binding orders it under COLLATE "C" too.
+    tags = [f"{'aB'[i % 2]}{(i * 37) % table.num_rows:06d}" for i in range(table.num_rows)]
+    table = table.append_column("tag", pa.array(tags))
+    expected, _ = build_wave_spec(write_files(table, tmp_path), options(extra, order_col="tag"))
     load_postgres(dsn, "access_log", table)
     got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="access_log"), [],
-                                 options(extra))
+                                 options(extra, order_col="tag"))
     con.engine.close()  # type: ignore[attr-defined]
     del got["source"], expected["source"]
     assert dumps(got) == dumps(expected)
@@ -261,3 +270,26 @@ def test_missing_engine_package_is_a_clear_error(engine: str, module: str, extra
     result = run_cli("export", "--engine", engine, *where, "--out", str(tmp_path / "x.json"))
     assert result.code == 1
     assert f"is not installed; run: pip install 'sqlwave[{extra}]'" in result.stderr
+
+
+def test_postgres_timestamptz_keys_do_not_depend_on_the_server_time_zone(pg_dsn: str,
+                                                                         tmp_path: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS sqlwave_tokyo")
+        admin.execute("CREATE DATABASE sqlwave_tokyo")
+        admin.execute("ALTER DATABASE sqlwave_tokyo SET timezone = 'Asia/Tokyo'")
+    dsn = pg_dsn.rsplit("/", 1)[0] + "/sqlwave_tokyo"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE stamps AS SELECT i AS seq, TIMESTAMPTZ '2024-01-01 00:00:00+00' "
+                    "+ (i % 3) * INTERVAL '1 hour' AS key FROM generate_series(0, 9) AS g(i)")
+    log = tmp_path / "stamps.parquet"
+    duckdb.sql("COPY (SELECT i AS seq, TIMESTAMPTZ '2024-01-01 00:00:00+00' + (i % 3) * "
+               f"INTERVAL 1 HOUR AS key FROM range(10) t(i)) TO '{log}'")
+    expected, _ = build_wave_spec([str(log)], ExportOptions(order_col="seq"))
+    got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="stamps"), [],
+                                 ExportOptions(order_col="seq"))
+    con.engine.close()  # type: ignore[attr-defined]
+    assert got["cohorts"] == expected["cohorts"]
+    assert got["pack_order"]["inline"][0]["key"] == "2024-01-01 00:00:00+00"

@@ -22,9 +22,9 @@ def macros(target: str | None, write: bool, root: str) -> None:
     from sqlwave.embedding import script, write_dialect
 
     if not write:
-        click.echo(script(dialect(target or "duckdb").name), nl=False)
+        click.echo(script(dialect("duckdb" if target is None else target).name), nl=False)
         return
-    for name in [dialect(target).name] if target else list(DIALECTS):
+    for name in list(DIALECTS) if target is None else [dialect(target).name]:
         for path in write_dialect(Path(root), name):
             click.echo(f"wrote {path}", err=True)
 

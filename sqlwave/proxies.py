@@ -18,6 +18,7 @@ from sqlwave.policy import DTYPE_BYTES, StagedPolicy, dtype_key, model_constants
 PROBLEMS = "sqlwave_problems"
 GRID = "sqlwave_grid"
 GRID_COLUMNS = ("bm", "bn", "bk", "group_m", "stages", "warps")
+PROBLEM_COLUMNS = ("m", "n", "k", "dtype", "weight")
 # The proxies query multiplies sizes as 64-bit integers (m*k*tiles_n is at most m*n*k) and replay
 # sums weight x estimated picoseconds as 128-bit integers. The slowest estimate of any allowed
 # policy on the largest allowed shape is under 5e9 s (a 256x256 tile on one warp), so a weight
@@ -41,7 +42,12 @@ def read_problems(source: pa.Table | str) -> pa.Table:
             source = pq.read_table(source)
         except (OSError, pa.ArrowInvalid) as e:
             raise InputError(f"cannot read problems from {source!r}: {e}") from e
-    missing = [c for c in ("m", "n", "k") if c not in source.column_names]
+    names = source.column_names
+    repeated = sorted({c for c in names if names.count(c) > 1 and c in PROBLEM_COLUMNS})
+    if repeated:  # to_pydict() would keep one of them, silently
+        raise InputError(f"problems have column {repeated[0]!r} more than once; give each of "
+                         f"{', '.join(PROBLEM_COLUMNS)} one column (alias the others)")
+    missing = [c for c in ("m", "n", "k") if c not in names]
     if missing:
         raise InputError(f"problems lack column(s) {', '.join(missing)}; need m, n, k "
                          f"(and optionally dtype, weight); got {', '.join(source.column_names)}")

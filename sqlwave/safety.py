@@ -71,6 +71,9 @@ def parse_query(sql: str, dialect: str, step: str) -> exp.Query:
     except ParseError as e:
         raise UnsafeSqlError(f"step {step!r}: SQL does not parse ({_first(e)}); "
                              "each step must be one SELECT query") from e
+    if not statements:
+        raise UnsafeSqlError(f"step {step!r} holds no SQL statement (only comments?); give it "
+                             "one SELECT query")
     if len(statements) != 1:
         raise UnsafeSqlError(f"step {step!r}: refused {len(statements)} stacked statements; "
                              "a step holds exactly one SELECT query")

@@ -276,6 +276,9 @@ def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
 
 def _check_binds(trace: Trace, binds: Mapping[str, str], used: set[str]) -> None:
     for tag in binds:
+        if not trace.inputs:  # only --sample can have bound it (to the default tag)
+            raise ParameterError("the trace reads no input (its pipeline has no `-- input:` "
+                                 "line); leave out --sample and --bind")
         if tag not in trace.inputs:
             raise ParameterError(f"--bind {tag}=...: the trace has no input tag {tag!r} "
                                  f"(inputs: {', '.join(trace.inputs) or 'none'})."

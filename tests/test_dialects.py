@@ -83,3 +83,8 @@ def test_overrides_are_rare_and_say_why() -> None:
         first = path.read_text(encoding="utf-8").lstrip()
         assert first.startswith("{#") and "https://" in first.split("#}")[0], path
     assert len(overrides) <= len(EMBEDS) // 4
+
+
+def test_an_empty_dialect_is_refused() -> None:
+    result = run_cli("macros", "--dialect", "")
+    assert result.code == 1 and result.stderr.startswith("Error: unknown dialect ''")

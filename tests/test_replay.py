@@ -174,3 +174,13 @@ def test_baseline_that_does_not_fit_shared_memory_is_not_compared() -> None:
                           "h100", TuneOptions(progress=False))
     assert set(doc["tuned"]["speedup"]) == {"vllm-default"}
     assert all(b["speedup"].keys() == {"vllm-default"} for b in doc["buckets"].values())
+
+
+def test_problems_with_a_column_twice_are_refused():
+    from sqlwave.errors import InputError
+    from sqlwave.proxies import read_problems
+
+    table = pa.Table.from_arrays([pa.array([16]), pa.array([4096]), pa.array([4096]),
+                                  pa.array([8])], names=["m", "n", "k", "m"])
+    with pytest.raises(InputError, match="column 'm' more than once"):
+        read_problems(table)

@@ -225,3 +225,13 @@ def test_dialect_names_are_normalised_or_refused(tmp_path: Path) -> None:
             trace_from_sql(PIPELINE, dialect=name)
     with pytest.raises(InputError, match="is a folder"):
         load_trace(tmp_path)
+
+
+def test_a_step_of_comments_only_and_a_trace_without_inputs() -> None:
+    from sqlwave.safety import parse_query
+
+    with pytest.raises(UnsafeSqlError, match="holds no SQL statement"):
+        parse_query("-- nothing here", "duckdb", "s")
+    trace = trace_from_sql("-- step: s\nSELECT 16 AS m, 4096 AS n, 4096 AS k")
+    with pytest.raises(ParameterError, match="the trace reads no input"):
+        replay_trace(trace, {trace.default_tag: "unused.parquet"})

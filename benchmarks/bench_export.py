@@ -1,9 +1,10 @@
 """Export benchmark: `sqlwave export` against the same work in pandas and Polars, the per-key
 aggregate alone in DuckDB (the least any DuckDB export must do), and a DuckDB scan (the floor).
 
-Every contender runs as a whole process (interpreter start included), 3 times, interleaved; the
-script prints median wall time, peak RSS of each process (wait4 rusage) and the ratios, and
-checks that pandas and Polars find the same cohorts, pack order and extents as sqlwave.
+Every contender runs as a whole process (interpreter start included), 5 times (3 with
+--many-keys), interleaved; the script prints median wall time, peak RSS of each process (wait4
+rusage) and the ratios, and checks that pandas and Polars find the same cohorts, pack order and
+extents as sqlwave.
 
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install -e . -r benchmarks/requirements.txt

@@ -1,7 +1,9 @@
 {#- extents: coalesce the pages that objects span into runs of consecutive pages (gaps and islands).
 
     src        relation with one row per object: address, size (bytes), hits, bytes, and the
-               partition columns; an object covers pages page(address) .. page(address + size - 1)
+               partition columns; an object covers pages page(address) .. page(address + size - 1),
+               and a zero-size object the page it sits on (it is accessed, so it belongs to an
+               extent; its bytes, 0, are counted as they are)
     page_size  SQL expression, bytes per page (2^page_bits)
     partition  list of column names to coalesce within (e.g. ['wave'] or ['request']); may be empty
 

@@ -74,7 +74,8 @@ EMBEDS: dict[str, Embed] = {
                      "reuse_ratio, bytes_reuse_ratio, occupancy, single_use_keys"),
     "reuse": Embed(ACCESS_LOG, dict(src="(SELECT key, pos FROM access_log WHERE key IS NOT NULL)",
                                     sampled=None, max_bucket=48), (),
-                   "bucket, reuses (reuse time in [2^bucket, 2^(bucket+1)) accesses)"),
+                   "bucket, hits (0 without a key sample), reuses (reuse time in "
+                   "[2^bucket, 2^(bucket+1)) accesses)"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from sqlwave.errors import ParameterError
 
@@ -28,7 +29,8 @@ def parse_bytes(text: str | int) -> int:
         unit = match.group(2).lower() if match else ""
         if not match or unit not in _UNITS:
             raise ParameterError(f"cannot read {text!r} as a byte size; write e.g. 4096, 64KiB or 1GiB")
-        value = int(float(match.group(1)) * _UNITS[unit])
+        # Exact: through a float, integers above 2^53 would be rounded.
+        value = int(Fraction(match.group(1)) * _UNITS[unit])
     if value <= 0:
         raise ParameterError(f"byte size must be positive, got {text!r}")
     return value

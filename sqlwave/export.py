@@ -136,6 +136,9 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         session.usage()
     metrics = _checked_metrics(session, opts)
     align_bits = opts.page_bits if opts.align_bits is None else opts.align_bits
+    if opts.align_bits is None and opts.page_bits_options:
+        # One alignment for every page size the tuner tries: the smallest, so each can share it.
+        align_bits = min(opts.page_bits_options)
     # Started now, it runs beside the sections below (sqlwave/reuse.py).
     reuse = _start_reuse(session, opts, metrics["rows"] - metrics["null_keys"])
     try:

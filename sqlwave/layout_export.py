@@ -49,7 +49,10 @@ def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict
     pack(session, features, strategy, params, PACK)
     info["strategy"] = strategy
     if opts.previous is not None:
-        info["previous"] = keep_previous(session, log, strategy, params, opts)
+        info["previous"] = previous = keep_previous(session, log, strategy, params, opts)
+        if previous["kept"] and previous["strategy"]:
+            # The layout in force is the previous one (new keys after it): name its strategy.
+            info["strategy"] = previous["strategy"]
     return PACK, info
 
 

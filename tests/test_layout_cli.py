@@ -98,6 +98,10 @@ def test_export_tunes_the_page_size(request_log: Path, tmp_path: Path) -> None:
     costs = {int(b): p["cost_per_request"] for b, p in tuner["page_sizes"].items()}
     assert spec["parameters"]["page_bits"] == tuner["page_bits"] == min(costs, key=costs.get)
     assert spec["extents"]["page_bits"] == tuner["page_bits"]
+    # Without --align-bits, objects are packed at the smallest option, as evaluate-layout does.
+    spec = export(request_log, tmp_path / "p16.json", "--order", "auto", "--page-bits-options",
+                  "16,20")
+    assert spec["pack_order"]["align_bytes"] == 2**16 == 2 ** spec["parameters"]["align_bits"]
 
 
 def export(log: Path, out: Path, *extra: str) -> dict[str, object]:
@@ -131,6 +135,8 @@ def test_previous_layout_replaced_when_new_is_much_better(request_log: Path,
     kept = export(request_log, tmp_path / "kept.json", "--order", "auto", "--previous",
                   str(tmp_path / "hot.json"), "--previous-threshold", "0.99")
     assert kept["layout"]["previous"]["kept"] and kept["layout"]["previous"]["bytes_moved"] == 0
+    # The layout in force is the previous one: the WaveSpec names its strategy, not the new one.
+    assert kept["pack_order"]["strategy"] == kept["layout"]["strategy"] == "hot"
 
 
 @pytest.mark.parametrize(

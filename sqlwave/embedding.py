@@ -52,8 +52,9 @@ EMBEDS: dict[str, Embed] = {
         "rank, key, size, aligned_size, byte_offset, hits, bytes, first_pos, last_pos, h60"),
     "waves": Embed("pack_order (the output of pack_order.sql)", dict(
         src="pack_order", boundaries=["1048576", "16777216"]),
-        ("1048576, 16777216  cumulative byte budgets of the waves, ascending (add or drop a "
-         "CASE term per boundary)",),
+        ("1048576, 16777216  byte offsets where the waves end, ascending (add or drop a CASE "
+         "term per boundary); for per-wave budgets, end each wave at the furthest object end "
+         "within its budget of the previous end, so no wave exceeds its budget",),
         "rank, key, wave, byte_offset, aligned_size, size, hits, bytes"),
     "wave_summary": Embed("waves (the output of waves.sql)", dict(src="waves"), (),
                           "wave, keys, bytes, hits, hit_share, first_rank, last_rank, "

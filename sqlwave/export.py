@@ -177,16 +177,18 @@ def _sections(session: Session, opts: ExportOptions, align_bits: int,
     with progress.stage("cohorts", con):
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
+        # Budgets at the curve's knees come first: the layout's hotness waves use them too.
+        auto = _budgets(session, opts, 0, align_bits) if opts.wave_bytes_auto else None
         if opts.order in PACK_STRATEGIES and opts.previous is None:
             pack, layout = session.pack(opts.order, align_bits), None
         else:  # the layout code (and its imports) only when a layout is tuned or kept
             from sqlwave.layout_export import export_pack
 
-            pack, layout = export_pack(session, opts, align_bits)
+            pack, layout = export_pack(session, opts, align_bits, auto[0] if auto else None)
         total = int(fetch_dicts(
             con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
-        budgets, expected = _budgets(session, opts, total, align_bits)
-        waves = session.waves(pack, cumulative(budgets))
+        budgets, expected = auto or _budgets(session, opts, total, align_bits)
+        waves = session.waves(pack, budgets)
         wave_rows = session.wave_summary(waves)
     with progress.stage("extents", con):
         table, per_wave = session.wave_extents(waves, opts.page_bits, opts.key_scale)

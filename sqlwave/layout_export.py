@@ -26,16 +26,18 @@ from sqlwave.wavespec import read_json
 PREV = "sqlwave_layout_prev"
 
 
-def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict[str, Any]]:
+def export_pack(session: Session, opts: Any, align_bits: int,
+                wave_bytes: list[int] | None = None) -> tuple[str, dict[str, Any]]:
     """The pack-order table for an export whose order needs more than usage (or keeps a
     previous layout), and the WaveSpec's `layout` section. Plain usage orders are packed by
-    sqlwave/export.py itself, without importing this module."""
+    sqlwave/export.py itself, without importing this module. `wave_bytes`: budgets chosen for
+    this export (--wave-bytes auto), for the hotness waves, instead of opts.wave_bytes."""
     if opts.order != "auto" and opts.order not in LAYOUT_STRATEGIES:
         raise ParameterError(
             f"unknown pack order {opts.order!r}; choose auto or one of "
             f"{', '.join(LAYOUT_STRATEGIES)}." + did_you_mean(opts.order, LAYOUT_STRATEGIES)
         )
-    params = _params(session, opts, align_bits)
+    params = _params(session, opts, align_bits, wave_bytes)
     log = prepare_log(session, remap=False, window=params.window)
     info: dict[str, Any] = {"order": opts.order}
     strategy = opts.order
@@ -56,8 +58,9 @@ def export_pack(session: Session, opts: Any, align_bits: int) -> tuple[str, dict
     return PACK, info
 
 
-def _params(session: Session, opts: Any, align_bits: int) -> LayoutParams:
-    budgets = opts.wave_bytes if isinstance(opts.wave_bytes, list) else None
+def _params(session: Session, opts: Any, align_bits: int,
+            wave_bytes: list[int] | None) -> LayoutParams:
+    budgets = wave_bytes or (opts.wave_bytes if isinstance(opts.wave_bytes, list) else None)
     chars = opts.prefix_len or 4
     if session.log.key_type == "bytes":
         chars *= 2

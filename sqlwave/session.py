@@ -181,9 +181,26 @@ class Session:
                     tie_key=not self.h60_unique())
         return table
 
-    def waves(self, pack: str, boundaries: list[int], table: str = WAVES) -> str:
-        self.create(table, "waves", src=pack, boundaries=[str(b) for b in boundaries])
+    def waves(self, pack: str, budgets: list[int], table: str = WAVES) -> str:
+        """Cut the pack order into waves of at most `budgets[i]` bytes each (the rest: a last
+        wave)."""
+        ends = self.wave_ends(pack, budgets)
+        self.create(table, "waves", src=pack, boundaries=[str(e) for e in ends])
         return table
+
+    def wave_ends(self, pack: str, budgets: list[int]) -> list[int]:
+        """Where each wave ends: the furthest object end within its budget of where the wave
+        before ended. Budgets summed up front would hand a wave the room the one before left
+        unused, so a wave could exceed its own budget; an object larger than a budget waits
+        for a later wave either way."""
+        ends, start = [], 0
+        for budget in budgets:
+            row = fetch_dicts(self.con, f"SELECT CAST(max(byte_offset + aligned_size) AS BIGINT) "
+                                        f"AS e FROM {pack} WHERE byte_offset + aligned_size <= "
+                                        f"{start + int(budget)}")[0]
+            start = max(start, int(row["e"] or 0))
+            ends.append(start)
+        return ends
 
     def wave_summary(self, waves: str) -> list[dict[str, Any]]:
         return fetch_dicts(self.con, render("wave_summary", src=waves))

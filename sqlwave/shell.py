@@ -96,7 +96,18 @@ def shell_sql() -> str:
     packed = _checked(USAGE_CALL, "sqlwave_strategy(strategy)", _whole("align_bits", 0, MAX_BITS))
     budgets = [f"sqlwave_budget(w{i}, {f'w{i + 1}' if i + 1 < WAVE_PARAMS else 'NULL'}, 'w{i}')"
                for i in range(WAVE_PARAMS)]
-    waves = [" + ".join(f"w{j}" for j in range(i + 1)) for i in range(WAVE_PARAMS)]
+    # Each wave ends at the furthest object end within its budget of the previous wave's end
+    # (sqlwave/session.py wave_ends), so no wave exceeds its budget.
+    ends = [f"end{i} AS (SELECT CASE WHEN w{i} IS NULL THEN NULL ELSE COALESCE((SELECT "
+            f"max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= "
+            f"{f'(SELECT e FROM end{i - 1})' if i else '0'} + w{i}), "
+            f"{f'(SELECT e FROM end{i - 1})' if i else '0'}) END AS e)"
+            for i in range(WAVE_PARAMS)]
+    waves = (f"WITH packed AS {_checked(PACK_CALL, *budgets)},\n" + ",\n".join(ends) + "\n"
+             "SELECT * FROM (" + render("wave_summary", src="(" + render(
+                 "waves", src="packed", boundaries=[f"(SELECT e FROM end{i})"
+                                                    for i in range(WAVE_PARAMS)]) + ")")
+             + ") AS summary ORDER BY wave")
     parts = [
         HEADER,
         CHECKS,
@@ -121,8 +132,7 @@ def shell_sql() -> str:
                f"{COMMON}, strategy := 'hot', align_bits := 12, "
                + ", ".join(f"w{i} := NULL" for i in range(WAVE_PARAMS)),
                f"per-wave summary; w0..w{WAVE_PARAMS - 1} are per-wave byte budgets",
-               render("wave_summary", src="(" + render(
-                   "waves", src=_checked(PACK_CALL, *budgets), boundaries=waves) + ")")),
+               waves),
         _macro("sqlwave_extents", f"{COMMON}, page_bits := 12, key_scale := 1",
                "runs of consecutive pages spanned by integer keys (addresses = key * key_scale)",
                render("extents", src=f"(SELECT CAST(key AS BIGINT) * key_scale AS address, size, "

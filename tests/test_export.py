@@ -180,3 +180,43 @@ def test_timestamp_keys_do_not_depend_on_the_time_zone(tmp_path):
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     assert b"2024-01-01 01:00:00+00" in outs[0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_wave_exceeds_its_budget(seed):
+    # Budgets summed up front once gave a wave the room the wave before left unused.
+    import random
+
+    rnd = random.Random(seed)
+    keys = [f"k{i}" for i in range(40)]
+    log = pa.table({"key": [rnd.choice(keys) for _ in range(400)]})
+    sizes = {k: rnd.randint(1, 5000) for k in keys}
+    log = log.append_column("size", pa.array([sizes[k] for k in log["key"].to_pylist()]))
+    budgets = [rnd.randint(2000, 20000) for _ in range(3)]
+    spec = export_wave_spec(log, "key", "size", wave_bytes=budgets, align_bits=0)
+    order = spec["pack_order"]["inline"]
+    waves = {w["wave"]: w for w in spec["waves"]}  # empty waves are not listed
+    end = 0
+    for i, budget in enumerate(budgets):
+        start = end
+        if i in waves:
+            assert waves[i]["start_offset"] == start and waves[i]["bytes"] <= budget
+            end = waves[i]["end_offset"]
+        # as long as the budget allows: the next object would not fit
+        after = [e for e in order if e["byte_offset"] == end]
+        assert not after or after[0]["byte_offset"] + after[0]["aligned_size"] > start + budget
+
+
+def test_auto_wave_budgets_drive_the_hotness_waves_too():
+    # docs/layout.md: the waves-* orders cut hotness waves by the export's wave budgets; with
+    # --wave-bytes auto those are the knees, as if given by hand.
+    log = str(example_log_path())
+    auto = export_wave_spec(log, "key", "size", request_col="request_id",
+                            order="waves-last-touch", wave_bytes_auto=True)
+    budgets = auto["parameters"]["wave_bytes"]
+    by_hand = export_wave_spec(log, "key", "size", request_col="request_id",
+                               order="waves-last-touch", wave_bytes=budgets)
+    assert auto["pack_order"]["inline"] == by_hand["pack_order"]["inline"]
+    default = export_wave_spec(log, "key", "size", request_col="request_id",
+                               order="waves-last-touch")
+    assert default["parameters"]["wave_bytes"] != budgets

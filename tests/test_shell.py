@@ -72,6 +72,24 @@ def test_cli_pack_order_and_waves_match_export():
     ]
 
 
+def test_shell_waves_keep_each_budget_as_the_export_does():
+    import duckdb
+    import pyarrow as pa
+
+    # Six keys of 3 bytes, 10..5 hits: wave 0 (5 bytes) holds one, so wave 1 (5 bytes) may not
+    # take the 2 bytes wave 0 left unused: one key again, not two.
+    log = pa.table({"key": [k for k, n in zip("abcdef", range(10, 4, -1)) for _ in range(n)],
+                    "size": [3] * 45})
+    spec = export_wave_spec(log, "key", "size", wave_bytes=[5, 5], align_bits=0)
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    con.register("log", log)
+    rows = con.execute("SELECT wave, keys, bytes FROM sqlwave_waves('log', align_bits := 0, "
+                       "w0 := 5, w1 := 5)").fetchall()
+    assert rows == [(w["wave"], w["keys"], w["bytes"]) for w in spec["waves"]] == [
+        (0, 1, 3), (1, 1, 3), (2, 4, 12)]
+
+
 def test_cli_metrics_match_export():
     spec = export_wave_spec(LOG, "key", "size")
     row = cli_rows(f"FROM sqlwave_metrics('{LOG}')")[0]

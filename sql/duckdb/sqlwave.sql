@@ -581,7 +581,12 @@ ORDER BY rank ASC;
 
 -- sqlwave_waves: per-wave summary; w0..w3 are per-wave byte budgets
 CREATE OR REPLACE MACRO sqlwave_waves(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12, w0 := NULL, w1 := NULL, w2 := NULL, w3 := NULL) AS TABLE
-WITH per_wave AS (
+WITH packed AS (SELECT * FROM sqlwave_pack_order(src, key_col := key_col, size_col := size_col, strategy := strategy, align_bits := align_bits) AS checked WHERE sqlwave_budget(w0, w1, 'w0') AND sqlwave_budget(w1, w2, 'w1') AND sqlwave_budget(w2, w3, 'w2') AND sqlwave_budget(w3, NULL, 'w3')),
+end0 AS (SELECT CASE WHEN w0 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= 0 + w0), 0) END AS e),
+end1 AS (SELECT CASE WHEN w1 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= (SELECT e FROM end0) + w1), (SELECT e FROM end0)) END AS e),
+end2 AS (SELECT CASE WHEN w2 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= (SELECT e FROM end1) + w2), (SELECT e FROM end1)) END AS e),
+end3 AS (SELECT CASE WHEN w3 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= (SELECT e FROM end2) + w3), (SELECT e FROM end2)) END AS e)
+SELECT * FROM (WITH per_wave AS (
     SELECT
         wave,
         CAST(count(*) AS BIGINT) AS keys,
@@ -594,13 +599,13 @@ WITH per_wave AS (
     FROM (SELECT
     rank,
     key,
-    CAST(0 + (CASE WHEN byte_offset + aligned_size > (w0) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > (w0 + w1) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > (w0 + w1 + w2) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > (w0 + w1 + w2 + w3) THEN 1 ELSE 0 END) AS BIGINT) AS wave,
+    CAST(0 + (CASE WHEN byte_offset + aligned_size > ((SELECT e FROM end0)) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > ((SELECT e FROM end1)) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > ((SELECT e FROM end2)) THEN 1 ELSE 0 END) + (CASE WHEN byte_offset + aligned_size > ((SELECT e FROM end3)) THEN 1 ELSE 0 END) AS BIGINT) AS wave,
     byte_offset,
     aligned_size,
     size,
     hits,
     bytes
-FROM (SELECT * FROM sqlwave_pack_order(src, key_col := key_col, size_col := size_col, strategy := strategy, align_bits := align_bits) AS checked WHERE sqlwave_budget(w0, w1, 'w0') AND sqlwave_budget(w1, w2, 'w1') AND sqlwave_budget(w2, w3, 'w2') AND sqlwave_budget(w3, NULL, 'w3'))
+FROM packed
 )
     GROUP BY wave
 ),
@@ -619,7 +624,8 @@ SELECT
     end_offset
 FROM per_wave
 CROSS JOIN totals
-ORDER BY wave ASC;
+ORDER BY wave ASC
+) AS summary ORDER BY wave;
 
 -- sqlwave_extents: runs of consecutive pages spanned by integer keys (addresses = key * key_scale)
 CREATE OR REPLACE MACRO sqlwave_extents(src, key_col := 'key', size_col := 'size', page_bits := 12, key_scale := 1) AS TABLE

@@ -16,8 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(func: F) -> F:
-    """Turn SqlwaveError, and DuckDB errors that got past the checks, into `Error: …` on stderr
-    and exit 1; --debug shows the traceback."""
+    """Turn SqlwaveError, and engine errors (DuckDB, Spark, PostgreSQL) that got past the checks,
+    into `Error: …` on stderr and exit 1; --debug shows the traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -13,9 +13,15 @@
 CAST('0x' || substr(md5({{ text }}), 1, 15) AS BIGINT)
 {%- endmacro %}
 
-{#- floor(x / p) for any sign of x, with p > 0: exact division after removing the remainder. -#}
+{#- floor(x / p) for any BIGINT x, p a power of two up to 2^40, with + - * % and exact divisions
+    only (no portable integer division exists). `/` is a double division on most engines, exact
+    only below 2^53, so x is split at K = 2^40: x = a*K + b with 0 <= b < K, and
+    floor(x / p) = a * (K / p) + floor(b / p), where every division is exact and small. -#}
 {% macro page_of(x, p) -%}
-CAST((({{ x }}) - ((({{ x }}) % ({{ p }})) + ({{ p }})) % ({{ p }})) / ({{ p }}) AS BIGINT)
+{%- set k = 1099511627776 -%}
+{%- set b = '((((' ~ x ~ ') % ' ~ k ~ ') + ' ~ k ~ ') % ' ~ k ~ ')' -%}
+(CAST((({{ x }}) - {{ b }}) / {{ k }} AS BIGINT) * CAST({{ k }} / ({{ p }}) AS BIGINT)
+ + CAST(({{ b }} - {{ b }} % ({{ p }})) / ({{ p }}) AS BIGINT))
 {%- endmacro %}
 
 {#- Round x >= 0 up to a multiple of a (a > 0). -#}

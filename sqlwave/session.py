@@ -155,6 +155,11 @@ class Session:
     def cohorts_sql(self, *, prefix_len: int | None, delimiter: str | None, depth: int,
                     rank_by: str, top_k: int) -> str:
         text_keys = self.log.key_type != "integer"
+        if delimiter is not None and self.log.key_type == "bytes":
+            # The keys travel as hex text, where a delimiter's hex digits can also straddle two
+            # bytes: no split would mean what the caller asked.
+            raise ParameterError("BLOB keys cannot be split at a delimiter; group them by their "
+                                 "first bytes instead (--prefix-len, prefix_len=)")
         if delimiter is not None:
             return render("cohorts", src=self.usage(), text_keys=text_keys, mode="delimiter",
                           prefix_len="0", delimiter=literal(delimiter), depth=str(depth),

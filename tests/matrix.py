@@ -46,8 +46,10 @@ def nasty_text() -> pa.Table:
 
 
 def nasty_integer() -> pa.Table:
-    """Negative integer keys around page boundaries, a NULL key, exact ties."""
-    keys = [-17, -16, -15, -1, 0, 1, 15, 16, 17, 31, 32, None, -17, 16, 0, -1, 33, 64, 65, None]
+    """Negative integer keys around page boundaries, a NULL key, exact ties, and keys past 2^53
+    (where a double division loses the low bits: pages must come out exact)."""
+    keys = [-17, -16, -15, -1, 0, 1, 15, 16, 17, 31, 32, None, -17, 16, 0, -1, 33, 64, 65, None,
+            2**60 + 1, 2**60 + 3, -(2**60) - 7, 2**60 + 1]
     return pa.table({
         "key": pa.array(keys, pa.int64()),
         "size": pa.array([(abs(k or 0) % 5) * 4 + 1 for k in keys], pa.int64()),

@@ -220,3 +220,25 @@ def test_duckdb_native_hash60_equals_the_portable_one():
     for k, portable, native in rows:
         expected = None if k is None else int(hashlib.md5(k.encode()).hexdigest()[:15], 16)
         assert portable == native == expected, k
+
+
+@pytest.mark.parametrize("page_bits", [0, 1, 8, 12])
+def test_extents_of_addresses_past_2_to_the_53(page_bits):
+    # SQL's `/` is a double division on most engines: pages must not lose the low bits.
+    blocks = [2**60 + 1, 2**60 + 3, 2**60 + 1001, -(2**61) - 7]
+    got = coalesce_kv_extents(pa.table({"block": blocks}), "block", page_bits=page_bits)
+    pages = sorted({b >> page_bits for b in blocks})
+    runs: list[list[int]] = []
+    for p in pages:  # coalesce consecutive pages, as the macro does
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    assert [[r["first_page"], r["last_page"]] for r in got.to_pylist()] == runs
+
+
+def test_blob_keys_refuse_a_delimiter():
+    log = pa.table({"key": pa.array([b"m.l.1.w", b"m.l.1.b", b"x.y"])})
+    with pytest.raises(ParameterError, match="BLOB keys cannot be split at a delimiter"):
+        build_prefix_cohorts(log, "key", delimiter=".", depth=2)
+    assert build_prefix_cohorts(log, "key", prefix_len=3).column("keys").to_pylist() == [2, 1]

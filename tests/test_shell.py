@@ -78,7 +78,7 @@ def test_shell_waves_keep_each_budget_as_the_export_does():
 
     # Six keys of 3 bytes, 10..5 hits: wave 0 (5 bytes) holds one, so wave 1 (5 bytes) may not
     # take the 2 bytes wave 0 left unused: one key again, not two.
-    log = pa.table({"key": [k for k, n in zip("abcdef", range(10, 4, -1)) for _ in range(n)],
+    log = pa.table({"key": [k for k, n in zip("abcdef", range(10, 4, -1), strict=True) for _ in range(n)],
                     "size": [3] * 45})
     spec = export_wave_spec(log, "key", "size", wave_bytes=[5, 5], align_bits=0)
     con = duckdb.connect()

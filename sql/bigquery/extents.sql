@@ -7,35 +7,72 @@
 WITH spans AS (
   SELECT
     wave,
-    CAST((
-      (
-        address
-      ) - MOD((
-        MOD(address, 4096)
-      ) + (
-        4096
-      ), 4096)
-    ) / (
-      4096
-    ) AS INT64) AS first_page,
-    CAST((
-      (
-        address + (
-          CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-        )
-      ) - MOD(
+    (
+      CAST((
         (
-          MOD(address + (
-            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-          ), 4096)
-        ) + (
-          4096
-        ),
+          address
+        ) - (
+          MOD((
+            MOD(address, 1099511627776)
+          ) + 1099511627776, 1099511627776)
+        )
+      ) / 1099511627776 AS INT64) * CAST(1099511627776 / (
         4096
-      )
-    ) / (
-      4096
-    ) AS INT64) AS last_page,
+      ) AS INT64) + CAST((
+        (
+          MOD((
+            MOD(address, 1099511627776)
+          ) + 1099511627776, 1099511627776)
+        ) - MOD(MOD((
+          MOD(address, 1099511627776)
+        ) + 1099511627776, 1099511627776), 4096)
+      ) / (
+        4096
+      ) AS INT64)
+    ) AS first_page,
+    (
+      CAST((
+        (
+          address + (
+            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+          )
+        ) - (
+          MOD(
+            (
+              MOD(address + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          )
+        )
+      ) / 1099511627776 AS INT64) * CAST(1099511627776 / (
+        4096
+      ) AS INT64) + CAST((
+        (
+          MOD(
+            (
+              MOD(address + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          )
+        ) - MOD(
+          MOD(
+            (
+              MOD(address + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          ),
+          4096
+        )
+      ) / (
+        4096
+      ) AS INT64)
+    ) AS last_page,
     hits,
     bytes
   FROM objects

@@ -8,35 +8,72 @@ WITH spans AS (
   SELECT
     rank,
     wave,
-    CAST((
-      (
-        byte_offset
-      ) - MOD((
-        MOD(byte_offset, 4096)
-      ) + (
-        4096
-      ), 4096)
-    ) / (
-      4096
-    ) AS INT64) AS first_page,
-    CAST((
-      (
-        byte_offset + (
-          CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-        )
-      ) - MOD(
+    (
+      CAST((
         (
-          MOD(byte_offset + (
-            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-          ), 4096)
-        ) + (
-          4096
-        ),
+          byte_offset
+        ) - (
+          MOD((
+            MOD(byte_offset, 1099511627776)
+          ) + 1099511627776, 1099511627776)
+        )
+      ) / 1099511627776 AS INT64) * CAST(1099511627776 / (
         4096
-      )
-    ) / (
-      4096
-    ) AS INT64) AS last_page,
+      ) AS INT64) + CAST((
+        (
+          MOD((
+            MOD(byte_offset, 1099511627776)
+          ) + 1099511627776, 1099511627776)
+        ) - MOD(MOD((
+          MOD(byte_offset, 1099511627776)
+        ) + 1099511627776, 1099511627776), 4096)
+      ) / (
+        4096
+      ) AS INT64)
+    ) AS first_page,
+    (
+      CAST((
+        (
+          byte_offset + (
+            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+          )
+        ) - (
+          MOD(
+            (
+              MOD(byte_offset + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          )
+        )
+      ) / 1099511627776 AS INT64) * CAST(1099511627776 / (
+        4096
+      ) AS INT64) + CAST((
+        (
+          MOD(
+            (
+              MOD(byte_offset + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          )
+        ) - MOD(
+          MOD(
+            (
+              MOD(byte_offset + (
+                CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+              ), 1099511627776)
+            ) + 1099511627776,
+            1099511627776
+          ),
+          4096
+        )
+      ) / (
+        4096
+      ) AS INT64)
+    ) AS last_page,
     hits,
     bytes
   FROM waves

@@ -8,48 +8,92 @@ WITH spans AS (
   SELECT
     rank,
     wave,
-    CAST((
-      (
-        byte_offset
-      ) - (
+    (
+      CAST((
+        (
+          byte_offset
+        ) - (
+          (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        )
+      ) / 1099511627776 AS Nullable(Int64)) * CAST(1099511627776 / (
+        4096
+      ) AS Nullable(Int64)) + CAST((
         (
           (
-            byte_offset
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) / (
         4096
-      )
-    ) / (
-      4096
-    ) AS Nullable(Int64)) AS first_page,
-    CAST((
-      (
-        byte_offset + (
-          CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+      ) AS Nullable(Int64))
+    ) AS first_page,
+    (
+      CAST((
+        (
+          byte_offset + (
+            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+          )
+        ) - (
+          (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
         )
-      ) - (
+      ) / 1099511627776 AS Nullable(Int64)) * CAST(1099511627776 / (
+        4096
+      ) AS Nullable(Int64)) + CAST((
         (
           (
-            byte_offset + (
-              CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-            )
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) / (
         4096
-      )
-    ) / (
-      4096
-    ) AS Nullable(Int64)) AS last_page,
+      ) AS Nullable(Int64))
+    ) AS last_page,
     hits,
     bytes
   FROM waves

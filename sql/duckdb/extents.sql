@@ -7,8 +7,10 @@
 WITH spans AS (
     SELECT
         wave,
-        CAST(((address) - (((address) % (4096)) + (4096)) % (4096)) / (4096) AS BIGINT) AS first_page,
-        CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - (((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % (4096)) + (4096)) % (4096)) / (4096) AS BIGINT) AS last_page,
+        (CAST(((address) - ((((address) % 1099511627776) + 1099511627776) % 1099511627776)) / 1099511627776 AS BIGINT) * CAST(1099511627776 / (4096) AS BIGINT)
+ + CAST((((((address) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address) % 1099511627776) + 1099511627776) % 1099511627776) % (4096)) / (4096) AS BIGINT)) AS first_page,
+        (CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776)) / 1099511627776 AS BIGINT) * CAST(1099511627776 / (4096) AS BIGINT)
+ + CAST((((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) % (4096)) / (4096) AS BIGINT)) AS last_page,
         hits,
         bytes
     FROM objects

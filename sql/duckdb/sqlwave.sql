@@ -631,8 +631,10 @@ ORDER BY wave ASC
 CREATE OR REPLACE MACRO sqlwave_extents(src, key_col := 'key', size_col := 'size', page_bits := 12, key_scale := 1) AS TABLE
 WITH spans AS (
     SELECT
-        CAST(((address) - (((address) % (CAST(pow(2, page_bits) AS BIGINT))) + (CAST(pow(2, page_bits) AS BIGINT))) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT) AS first_page,
-        CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - (((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % (CAST(pow(2, page_bits) AS BIGINT))) + (CAST(pow(2, page_bits) AS BIGINT))) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT) AS last_page,
+        (CAST(((address) - ((((address) % 1099511627776) + 1099511627776) % 1099511627776)) / 1099511627776 AS BIGINT) * CAST(1099511627776 / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)
+ + CAST((((((address) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address) % 1099511627776) + 1099511627776) % 1099511627776) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)) AS first_page,
+        (CAST(((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776)) / 1099511627776 AS BIGINT) * CAST(1099511627776 / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)
+ + CAST((((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)) AS last_page,
         hits,
         bytes
     FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))

@@ -7,48 +7,92 @@
 WITH spans AS (
   SELECT
     wave,
-    CAST(CAST((
-      (
-        address
-      ) - (
+    (
+      CAST(CAST((
+        (
+          address
+        ) - (
+          (
+            (
+              (
+                address
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        )
+      ) AS DOUBLE PRECISION) / 1099511627776 AS BIGINT) * CAST(CAST(1099511627776 AS DOUBLE PRECISION) / (
+        4096
+      ) AS BIGINT) + CAST(CAST((
         (
           (
-            address
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                address
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                address
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) AS DOUBLE PRECISION) / (
         4096
-      )
-    ) AS DOUBLE PRECISION) / (
-      4096
-    ) AS BIGINT) AS first_page,
-    CAST(CAST((
-      (
-        address + (
-          CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+      ) AS BIGINT)
+    ) AS first_page,
+    (
+      CAST(CAST((
+        (
+          address + (
+            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+          )
+        ) - (
+          (
+            (
+              (
+                address + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
         )
-      ) - (
+      ) AS DOUBLE PRECISION) / 1099511627776 AS BIGINT) * CAST(CAST(1099511627776 AS DOUBLE PRECISION) / (
+        4096
+      ) AS BIGINT) + CAST(CAST((
         (
           (
-            address + (
-              CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-            )
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                address + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                address + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) AS DOUBLE PRECISION) / (
         4096
-      )
-    ) AS DOUBLE PRECISION) / (
-      4096
-    ) AS BIGINT) AS last_page,
+      ) AS BIGINT)
+    ) AS last_page,
     hits,
     bytes
   FROM objects

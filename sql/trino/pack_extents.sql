@@ -8,48 +8,92 @@ WITH spans AS (
   SELECT
     rank,
     wave,
-    CAST(CAST((
-      (
-        byte_offset
-      ) - (
+    (
+      CAST(CAST((
+        (
+          byte_offset
+        ) - (
+          (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        )
+      ) AS DOUBLE) / 1099511627776 AS BIGINT) * CAST(CAST(1099511627776 AS DOUBLE) / (
+        4096
+      ) AS BIGINT) + CAST(CAST((
         (
           (
-            byte_offset
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                byte_offset
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) AS DOUBLE) / (
         4096
-      )
-    ) AS DOUBLE) / (
-      4096
-    ) AS BIGINT) AS first_page,
-    CAST(CAST((
-      (
-        byte_offset + (
-          CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+      ) AS BIGINT)
+    ) AS first_page,
+    (
+      CAST(CAST((
+        (
+          byte_offset + (
+            CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+          )
+        ) - (
+          (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
         )
-      ) - (
+      ) AS DOUBLE) / 1099511627776 AS BIGINT) * CAST(CAST(1099511627776 AS DOUBLE) / (
+        4096
+      ) AS BIGINT) + CAST(CAST((
         (
           (
-            byte_offset + (
-              CASE WHEN size > 0 THEN size - 1 ELSE 0 END
-            )
-          ) % (
-            4096
-          )
-        ) + (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) - (
+          (
+            (
+              (
+                byte_offset + (
+                  CASE WHEN size > 0 THEN size - 1 ELSE 0 END
+                )
+              ) % 1099511627776
+            ) + 1099511627776
+          ) % 1099511627776
+        ) % (
           4096
         )
-      ) % (
+      ) AS DOUBLE) / (
         4096
-      )
-    ) AS DOUBLE) / (
-      4096
-    ) AS BIGINT) AS last_page,
+      ) AS BIGINT)
+    ) AS last_page,
     hits,
     bytes
   FROM waves

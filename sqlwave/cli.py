@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -23,7 +24,12 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            _stopped()
         except Exception as e:
+            # DuckDB reports a Ctrl-C that lands inside a query as a plain RuntimeError.
+            if type(e) is RuntimeError and "interrupted" in str(e).lower():
+                _stopped()
             engine = _engine_of(e)
             if not isinstance(e, SqlwaveError) and engine is None:
                 raise
@@ -34,6 +40,26 @@ def handle_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+# The signal that stopped the command: SIGINT unless the SIGTERM handler saw a SIGTERM.
+_stop_signal = signal.SIGINT
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM: stop as Ctrl-C does, so that temp files and DuckDB's spill files are removed
+    (Python's default for SIGTERM ends the process on the spot)."""
+    global _stop_signal
+    _stop_signal = signal.SIGTERM
+    raise KeyboardInterrupt
+
+
+def _stopped() -> None:
+    if click.get_current_context().find_root().params.get("debug"):
+        raise
+    what = "terminated" if _stop_signal == signal.SIGTERM else "interrupted"
+    click.echo(f"Error: {what}; outputs were left as they were", err=True)
+    sys.exit(128 + int(_stop_signal))
 
 
 # Engines whose errors reach the user as `Error: …`, found by the raising class's module
@@ -87,9 +113,9 @@ class Group(click.Group):
         except click.ClickException as e:
             e.show()
             sys.exit(1)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+        except click.Abort:  # Ctrl-C outside a command (click turns it into Abort)
+            click.echo("Error: interrupted", err=True)
+            sys.exit(128 + int(_stop_signal))
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -104,4 +130,5 @@ def main() -> None:
     from sqlwave.commands import register
 
     register(cli)
+    signal.signal(signal.SIGTERM, _terminate)
     cli()

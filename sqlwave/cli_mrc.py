@@ -24,12 +24,13 @@ from sqlwave.cli import handle_errors
               "JSON (to compare methods point by point).")
 @click.option("--out", default=None, help="JSON file to write (default: stdout).")
 @click.option("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB.")
+@click.option("--temp-directory", default=None, help="Where DuckDB spills past the limit.")
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
 @handle_errors
 def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: str | None,
         request_col: str | None, rate: float | None, prefix: bool, sizes_from: str | None,
         out: str | None,
-        memory_limit: str | None, threads: int | None) -> None:
+        memory_limit: str | None, temp_directory: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
     from sqlwave.mrc import miss_ratio_curve
     from sqlwave.wavespec import check_outputs, dumps, write_text_atomic
@@ -38,7 +39,8 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
     sizes = _sizes_of(sizes_from) if sizes_from else None
     curve = miss_ratio_curve(list(logs), method=method, unit=unit, key_col=key_col,
                              size_col=size_col, request_col=request_col, rate=rate, prefix=prefix,
-                             sizes=sizes, engine={"memory_limit": memory_limit, "threads": threads})
+                             sizes=sizes, engine={"memory_limit": memory_limit, "threads": threads,
+                                                  "temp_directory": temp_directory})
     text = dumps(curve)
     if out is None:
         click.echo(text, nl=False)

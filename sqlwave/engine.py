@@ -9,9 +9,12 @@ importing sqlglot, which would cost an export 50 ms of its start-up.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,8 +108,7 @@ def connect(
     con = (early.take() if early else None) or duckdb.connect(":memory:")
     if memory_limit:
         _set(con, "memory_limit", memory_limit)
-    if temp_directory:
-        _set(con, "temp_directory", temp_directory)
+    _set(con, "temp_directory", temp_directory or _own_spill_folder())
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     # Timestamps with a time zone turn into key text in the session's zone: pin it, or the
@@ -116,6 +118,20 @@ def connect(
     # this keeps scans in file order for the position column.
     con.execute("SET preserve_insertion_order = true")
     return con
+
+
+def _own_spill_folder() -> str:
+    """Where DuckDB spills when the user names no folder: one of ours in the system temp folder,
+    removed at exit (DuckDB's own default is `.tmp` in the working directory, and a process
+    stopped mid-spill left gigabytes there)."""
+    global _spill
+    if _spill is None:
+        _spill = os.path.join(tempfile.gettempdir(), f"sqlwave-spill-{os.getpid()}")
+        atexit.register(shutil.rmtree, _spill, True)
+    return _spill
+
+
+_spill: str | None = None
 
 
 def _set(con: duckdb.DuckDBPyConnection, name: str, value: str) -> None:

@@ -10,7 +10,6 @@ per-access state.
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
 import duckdb
@@ -54,8 +53,6 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
         # The reuse-time sort is AET's only big operator; bounded, it spills instead of growing
         # (a 10M-access log then peaks near 450 MB in all, at a small cost in time).
         engine["memory_limit"] = AET_MEMORY_LIMIT
-        # Spill files go to the system temp folder, not DuckDB's default `.tmp` in the cwd.
-        engine["temp_directory"] = engine.get("temp_directory") or tempfile.gettempdir()
     con = connect(**engine)
     con.execute("SET enable_progress_bar = false")
     bind_log(con, logs, key_col, size_col, request_col)

@@ -134,3 +134,41 @@ def test_out_through_a_symlink_writes_the_file_it_names(tmp_path: Path) -> None:
     assert run_cli("export", "--out", str(link)).code == 0
     assert link.is_symlink() and json.loads(target.read_text())["format"] == "sqlwave.wavespec/1"
     assert target.stat().st_mode & 0o777 == 0o600  # an existing file keeps its permissions
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "Error: interrupted"),
+    (RuntimeError("Query interrupted"), 130, "Error: interrupted"),  # Ctrl-C inside DuckDB
+])
+def test_an_interrupted_command_exits_cleanly(error: BaseException, code: int, message: str,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    import sqlwave.writer
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(sqlwave.writer, "build_wave_spec", stop)
+    result = run_cli("export", "--out", str(tmp_path / "never.json"))
+    assert result.code == code and result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_sigterm_stops_like_ctrl_c() -> None:
+    import signal
+
+    import sqlwave.cli as cli
+
+    with pytest.raises(KeyboardInterrupt):
+        cli._terminate(signal.SIGTERM, None)
+    assert cli._stop_signal == signal.SIGTERM
+    cli._stop_signal = signal.SIGINT
+
+
+def test_spills_go_to_a_folder_of_our_own() -> None:
+    import tempfile
+
+    from sqlwave.engine import connect
+
+    folder = connect().execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert folder.startswith(tempfile.gettempdir()) and "sqlwave-spill-" in folder

@@ -58,7 +58,8 @@ def _stopped() -> None:
     if click.get_current_context().find_root().params.get("debug"):
         raise
     what = "terminated" if _stop_signal == signal.SIGTERM else "interrupted"
-    click.echo(f"Error: {what}; outputs were left as they were", err=True)
+    # Outputs are renamed into place whole, so each is the old file or the complete new one.
+    click.echo(f"Error: {what}", err=True)
     sys.exit(128 + int(_stop_signal))
 
 
@@ -131,4 +132,12 @@ def main() -> None:
 
     register(cli)
     signal.signal(signal.SIGTERM, _terminate)
-    cli()
+    try:
+        cli()
+    except SystemExit as done:
+        if not done.code:
+            # Finished: a signal from here on (shutdown restores the default handlers) must
+            # not turn a command that wrote its outputs into a killed one.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise

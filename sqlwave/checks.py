@@ -15,6 +15,7 @@ from sqlwave.errors import ParameterError
 MAX_BITS = 40  # 1 TiB pages or alignment
 MAX_DEPTH = 32  # delimiter levels the cohorts macro spells out
 MAX_KEY_SCALE = 2**32
+MAX_THREADS = 1024  # far above any machine's cores; 100,000 made DuckDB hang
 
 
 def whole(name: str, value: Any, low: int, high: int) -> int:
@@ -59,6 +60,11 @@ def check_bits(name: str, value: Any) -> int:
 def check_key_scale(value: Any) -> int:
     """Bytes per integer key unit (512 for 512-byte block numbers)."""
     return whole("key_scale", value, 1, MAX_KEY_SCALE)
+
+
+def check_threads(value: Any) -> int:
+    """DuckDB threads for a connection."""
+    return whole("threads", value, 1, MAX_THREADS)
 
 
 def check_capacity(value: Any) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlwave.checks import whole
+from sqlwave.checks import check_threads
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 
 if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
@@ -33,7 +33,6 @@ INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALL
                  "UBIGINT", "HUGEINT", "UHUGEINT")
 TEXT_TYPES = ("VARCHAR",)
 BYTES_TYPES = ("BLOB",)
-MAX_THREADS = 1024  # far above any machine's cores; 100,000 made DuckDB hang
 
 
 def quote(name: str) -> str:
@@ -95,7 +94,7 @@ def connect(
     global _early
     early, _early = _early, None
     if threads is not None:
-        whole("threads", threads, 1, MAX_THREADS)
+        check_threads(threads)
     if memory_limit is not None and memory_limit.strip().startswith("-"):
         # DuckDB reads a negative limit as none at all
         raise ParameterError(f"memory limit must be positive, e.g. 2GB, got {memory_limit!r}")

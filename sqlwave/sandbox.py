@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 import duckdb
 
-from sqlwave.checks import whole
-from sqlwave.engine import MAX_THREADS, _check_parquet, duckdb_path, literal, quote
+from sqlwave.checks import check_threads
+from sqlwave.engine import _check_parquet, duckdb_path, literal, quote
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.safety import NAME_RE
 
@@ -60,7 +60,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, paths: Mapping[str, str], threads: 
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET TimeZone = 'UTC'")  # timestamps with a zone print the same everywhere
     if threads is not None:
-        con.execute(f"SET threads = {whole('threads', threads, 1, MAX_THREADS)}")
+        con.execute(f"SET threads = {check_threads(threads)}")
     if profile:
         # 'no_output' keeps the JSON profile in memory (get_profiling_information); nothing is
         # written, and the setting must precede the lock.

@@ -178,16 +178,14 @@ def _sections(session: Session, opts: ExportOptions, align_bits: int,
         cohorts = _cohorts(session, opts)
     with progress.stage("pack order and waves", con):
         # Budgets at the curve's knees come first: the layout's hotness waves use them too.
-        auto = _budgets(session, opts, 0, align_bits) if opts.wave_bytes_auto else None
+        auto = _budgets(session, opts, align_bits) if opts.wave_bytes_auto else None
         if opts.order in PACK_STRATEGIES and opts.previous is None:
             pack, layout = session.pack(opts.order, align_bits), None
         else:  # the layout code (and its imports) only when a layout is tuned or kept
             from sqlwave.layout_export import export_pack
 
             pack, layout = export_pack(session, opts, align_bits, auto[0] if auto else None)
-        total = int(fetch_dicts(
-            con, f"SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS t FROM {pack}")[0]["t"])
-        budgets, expected = auto or _budgets(session, opts, total, align_bits)
+        budgets, expected = auto or _budgets(session, opts, align_bits, pack)
         waves = session.waves(pack, budgets)
         wave_rows = session.wave_summary(waves)
     with progress.stage("extents", con):
@@ -243,14 +241,20 @@ def _guess_delimiter(session: Session) -> str | None:
     return DEFAULT_DELIMITERS[best] if counts[best] > 0 else None
 
 
-def _budgets(session: Session, opts: ExportOptions, total: int,
-             align_bits: int) -> tuple[list[int], list[float]]:
-    """Wave budgets, and the LRU hit ratio expected at each boundary when they come from the MRC."""
+def _budgets(session: Session, opts: ExportOptions, align_bits: int,
+             pack: str | None = None) -> tuple[list[int], list[float]]:
+    """Wave budgets, and the LRU hit ratio expected at each boundary when they come from the MRC.
+    The defaults are shares of the packed bytes, so they need the `pack` table."""
     if opts.wave_bytes_auto:
         from sqlwave.mrc import auto_wave_bytes
 
         return auto_wave_bytes(session, align=2**align_bits)
-    return (opts.wave_bytes if opts.wave_bytes is not None else default_wave_bytes(total)), []
+    if opts.wave_bytes is not None:
+        return opts.wave_bytes, []
+    assert pack is not None
+    total = fetch_dicts(session.con, "SELECT CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) "
+                                     f"AS t FROM {pack}")[0]["t"]
+    return default_wave_bytes(int(total)), []
 
 
 def default_wave_bytes(total: int) -> list[int]:

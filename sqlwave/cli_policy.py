@@ -95,14 +95,11 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
 
 def _write_outputs(doc: dict[str, Any], out: str, vllm_out: str | None) -> None:
     """Both files or neither: each is written to its temp file before either is renamed."""
-    from sqlwave.wavespec import dumps, write_all_atomic
+    from sqlwave.wavespec import dumps, text_writer, write_all_atomic
 
-    def writer(text: str) -> Any:
-        return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
-
-    outputs = [(out, writer(dumps(doc)))]
+    outputs = [(out, text_writer(dumps(doc)))]
     if vllm_out:
-        outputs.append((vllm_out, writer(dumps(doc["table"]))))
+        outputs.append((vllm_out, text_writer(dumps(doc["table"]))))
     write_all_atomic(outputs)
 
 

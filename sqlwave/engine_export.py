@@ -7,7 +7,6 @@ PostgreSQL the `source` section describes the table instead of files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlwave.errors import ParameterError
@@ -85,7 +84,7 @@ def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: Expo
     """The CLI's export on Spark or PostgreSQL: write `out` (and the sidecar), return a summary."""
     import pyarrow.parquet as pq
 
-    from sqlwave.wavespec import dumps, write_all_atomic
+    from sqlwave.wavespec import dumps, text_writer, write_all_atomic
     from sqlwave.writer import summary
 
     spec, con = build_with_engine(where, logs, opts, pack_order_out=pack_order_out,
@@ -97,7 +96,7 @@ def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: Expo
         if close is not None:
             close()
     text = dumps(spec)
-    outputs: list[tuple[str, Any]] = [(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))]
+    outputs: list[tuple[str, Any]] = [(out, text_writer(text))]
     if pack_order_out:
         outputs.insert(0, (pack_order_out,
                            lambda tmp: pq.write_table(table, tmp, compression="zstd")))

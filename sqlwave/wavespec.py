@@ -177,11 +177,17 @@ def _temp_beside(target: Path) -> str:
     return tmp
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+def text_writer(text: str) -> Callable[[str], None]:
+    """A writer for write_all_atomic that puts `text` (UTF-8) in the temp file."""
+
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
-    write_atomic(path, write)
+    return write
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    write_atomic(path, text_writer(text))
 
 
 def fingerprint(files: list[str]) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from sqlwave.engine import literal
 from sqlwave.export import ExportOptions, build_wave_spec
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import dumps, write_all_atomic
+from sqlwave.wavespec import dumps, text_writer, write_all_atomic
 
 
 def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:
@@ -24,11 +24,8 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
                     f"FROM sqlwave_pack ORDER BY rank) TO {literal(tmp)} "
                     "(FORMAT parquet, COMPRESSION zstd)")
 
-    def json_text(tmp: str) -> None:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-    write_all_atomic([(pack_order_out, copy), (out, json_text)] if pack_order_out
-                     else [(out, json_text)])
+    write_all_atomic([(pack_order_out, copy), (out, text_writer(text))] if pack_order_out
+                     else [(out, text_writer(text))])
     return summary(spec, out)
 
 

@@ -104,18 +104,11 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
             continue
         if not path.strip():
             raise ParameterError(f"{option} is empty; give a file name")
-        target = Path(path)
-        if target.is_dir() or path.endswith(("/", os.sep)):
-            raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
-                             f"{os.path.join(path, 'out.json')!r})")
-        folder = target.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent  # write_atomic creates the missing folders
-        if not folder.is_dir():
-            raise InputError(f"{option} {path!r}: {str(folder)!r} is a file, not a folder")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise InputError(f"{option} {path!r}: no permission to write in {str(folder)!r}")
-        same = os.path.realpath(path)
+        try:
+            _check_writable(option, path)
+            same = os.path.realpath(path)
+        except OSError as e:  # a name too long for the file system, a loop of links
+            raise InputError(f"{option} {path!r}: {e.strerror or e}; give another name") from e
         if same in read:
             raise InputError(f"{option} {path!r} is one of the input files; writing it would "
                              "destroy the input: choose another name")
@@ -123,6 +116,29 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
             raise ParameterError(f"{option} and {seen[same]} are the same file {path!r}; give "
                                  "each output its own name")
         seen[same] = option
+
+
+def _check_writable(option: str, path: str) -> None:
+    # os.stat, not Path.is_dir: on Python 3.11 the latter lets ENAMETOOLONG escape as a bare
+    # OSError, and the caller turns every OSError into one message.
+    if path.endswith(("/", os.sep)) or _is_dir(path):
+        raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
+                         f"{os.path.join(path, 'out.json')!r})")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder) and folder != os.path.dirname(folder):
+        folder = os.path.dirname(folder)  # write_atomic creates the missing folders
+    if not _is_dir(folder):
+        raise InputError(f"{option} {path!r}: {folder!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path!r}: no permission to write in {folder!r}")
+
+
+def _is_dir(path: str) -> bool:
+    """Like os.path.isdir, but a name the system refuses (too long, ...) raises OSError."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
@@ -164,9 +180,9 @@ def _mode_for(target: Path) -> int:
 
 
 def _temp_beside(target: Path) -> str:
-    if target.is_dir():
-        raise InputError(f"{str(target)!r} is a folder; give a file name")
     try:
+        if _is_dir(str(target)):
+            raise InputError(f"{str(target)!r} is a folder; give a file name")
         target.parent.mkdir(parents=True, exist_ok=True)
         # A short prefix: the temp name must fit where the target's name fits (NAME_MAX).
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp",

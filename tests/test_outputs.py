@@ -31,6 +31,16 @@ def test_out_is_a_folder(tmp_path: Path, command: list[str]) -> None:
     refused(*command, "--out", str(tmp_path), message="is a folder; give a file name")
 
 
+@pytest.mark.parametrize("command", [
+    ["export", "--logs", LOG],
+    ["example-logs", "--rows", "10"],
+    ["mrc", "--logs", LOG],
+])
+def test_out_name_too_long(tmp_path: Path, command: list[str]) -> None:
+    # Path.is_dir() lets ENAMETOOLONG escape as a traceback on Python 3.11
+    refused(*command, "--out", str(tmp_path / ("a" * 300 + ".json")), message="name too long")
+
+
 def test_out_under_a_file(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     refused("export", "--logs", LOG, "--out", str(tmp_path / "afile" / "ws.json"),

@@ -16,7 +16,7 @@ from sqlwave.cli import handle_errors
     "--size",
     "size_col",
     default=None,
-    help="Object size column, in bytes (default: 'size' when the log has one).",
+    help="Object size column, in bytes (default: 'size' when the log has an integer one with values).",
 )
 @click.option(
     "--request-col",
@@ -86,16 +86,11 @@ def evaluate_layout(
 ) -> None:
     """Learn each layout on the first part of a log and judge it on the rest (JSON to stdout)."""
     from sqlwave.cli_export import _int_list
-    from sqlwave.errors import ParameterError
     from sqlwave.layout import CANDIDATES, LayoutParams
     from sqlwave.layout_eval import evaluate_layout as run
     from sqlwave.units import parse_byte_list, parse_bytes
     from sqlwave.wavespec import dumps
 
-    if not 0 <= page_bits <= 40:
-        raise ParameterError(f"--page-bits must be between 0 and 40, got {page_bits}")
-    if not 1 <= top_k <= 100_000:
-        raise ParameterError(f"--top-k must be between 1 and 100000, got {top_k}")
     candidates = (
         tuple(s.strip() for s in strategies.split(",") if s.strip()) if strategies else CANDIDATES
     )
@@ -107,34 +102,10 @@ def evaluate_layout(
         page_bits_options=tuple(_int_list(page_bits_options) or ()),
         io_cost_bytes=parse_bytes(io_cost),
     )
-    result = run(
-        list(logs),
-        key_col,
-        _size_col(list(logs), size_col),
-        request_col,
-        train_frac,
-        remap_keys,
-        top_k,
-        params,
-        {"threads": threads},
-    )
+    result = run(list(logs), key_col, size_col, request_col, train_frac=train_frac,
+                 remap_keys=remap_keys, top_k=top_k, params=params, engine={"threads": threads},
+                 guess_size=size_col is None)
     click.echo(dumps(result), nl=False)
-
-
-def _size_col(logs: list[str], size_col: str | None) -> str | None:
-    """Use a column named `size` when the user names none and it holds values (the ARC OLTP
-    trace has an all-NULL one)."""
-    if size_col is not None:
-        return size_col
-    import pyarrow.parquet as pq
-
-    from sqlwave.engine import expand_paths
-
-    first = expand_paths(logs)[0]
-    if "size" not in pq.ParquetFile(first).schema_arrow.names:
-        return None
-    column = pq.read_table(first, columns=["size"]).column("size")
-    return "size" if column.null_count < len(column) else None
 
 
 @click.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlwave.checks import MAX_BITS, check_bits, whole, whole_list
 from sqlwave.engine import fetch_dicts, literal
 from sqlwave.errors import ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW
@@ -55,16 +56,15 @@ class LayoutParams:
                     f"unknown layout strategy {name!r}; choose from "
                     f"{', '.join(LAYOUT_STRATEGIES)}." + did_you_mean(name, CANDIDATES)
                 )
-        if not 1 <= self.window <= 1_000_000:
-            raise ParameterError(
-                f"the request window must be 1..1000000 accesses, got {self.window}"
-            )
-        if any(not 0 <= b <= 40 for b in self.page_bits_options):
-            raise ParameterError(
-                f"page sizes must be 0..40 bits, got {list(self.page_bits_options)}"
-            )
-        if self.io_cost_bytes < 0:
-            raise ParameterError(f"the I/O cost must be >= 0 bytes, got {self.io_cost_bytes}")
+        # The same checks, and messages, as ExportOptions.check for the same values.
+        check_bits("page_bits", self.page_bits)
+        if self.align_bits is not None:
+            check_bits("align_bits", self.align_bits)
+        if self.wave_bytes is not None:
+            whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
+        whole("request_window", self.window, 1, 1_000_000)
+        whole_list("page size options (bits)", self.page_bits_options, 0, MAX_BITS)
+        whole("io_cost_bytes", self.io_cost_bytes, 1, 2**40)
         if not 0 < self.holdout < 1:
             raise ParameterError(f"the tuner's holdout share must be in (0, 1), got {self.holdout}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlwave.checks import whole
 from sqlwave.engine import connect, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.layout import (
@@ -18,7 +19,7 @@ from sqlwave.layout import (
     tune,
     window_view,
 )
-from sqlwave.log import bind_log
+from sqlwave.log import RAW_VIEW, BoundLog, bind_log, is_integer_column
 from sqlwave.macros import render
 from sqlwave.session import Session
 
@@ -33,8 +34,12 @@ def evaluate_layout(
     top_k: int = 20,
     params: LayoutParams | None = None,
     engine: dict[str, Any] | None = None,
+    guess_size: bool = False,
 ) -> dict[str, Any]:
     """Split by access order, learn each layout on the training part, judge on the test part.
+
+    With `guess_size` and no `size_col`, a column named `size` gives the sizes when it is an
+    integer column with a value in some file (the ARC OLTP trace has an all-NULL one).
 
     >>> import pyarrow as pa
     >>> log = pa.table({"key": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3], "request_id": [0] * 3
@@ -45,9 +50,10 @@ def evaluate_layout(
     """
     params = params or LayoutParams()
     params.check()
-    if not 0 < train_frac < 1:
+    whole("top_k", top_k, 1, 100_000)
+    if not isinstance(train_frac, (int, float)) or not 0 < train_frac < 1:
         raise ParameterError(f"--train-frac must be between 0 and 1 (exclusive), got {train_frac}")
-    session = _session(logs, key_col, size_col, request_col, engine)
+    session = _session(logs, key_col, size_col, request_col, engine, guess_size)
     _cohort_params(session, params)
     session.check_sizes()
     log = prepare_log(session, remap_keys, params.window)
@@ -69,9 +75,22 @@ def _session(
     size_col: str | None,
     request_col: str | None,
     engine: dict[str, Any] | None,
+    guess_size: bool,
 ) -> Session:
     con = connect(**(engine or {}))
-    return Session(con, bind_log(con, logs, key_col, size_col, request_col))
+    log = bind_log(con, logs, key_col, size_col, request_col)
+    if guess_size and size_col is None and _has_sizes(con, log):
+        log = bind_log(con, logs, key_col, "size", request_col)
+    return Session(con, log)
+
+
+def _has_sizes(con: Any, log: BoundLog) -> bool:
+    """Whether the log (every file of it) has an integer `size` column with a value."""
+    if not is_integer_column(log, "size"):
+        return False
+    row = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {RAW_VIEW} WHERE \"size\" IS NOT NULL "
+                      "LIMIT 1) AS s").fetchall()
+    return bool(row[0][0])
 
 
 def _cohort_params(session: Session, params: LayoutParams) -> None:

@@ -113,6 +113,11 @@ def sizes_valid_by_footer(con: duckdb.DuckDBPyConnection, log: BoundLog) -> bool
     return all(ok for _, _, ok in rows)
 
 
+def is_integer_column(log: BoundLog, name: str) -> bool:
+    """Whether the bound log has a column `name` of an integer type."""
+    return _base(log.source.columns.get(name, "")) in INTEGER_TYPES
+
+
 def _base(type_name: str) -> str:
     return type_name.split("(")[0].upper()
 

@@ -150,7 +150,10 @@ def test_previous_layout_replaced_when_new_is_much_better(request_log: Path,
          "the previous WaveSpec 'missing.json' does not exist"),
         (["report", "missing.json"], "WaveSpec 'missing.json' does not exist"),
         (["export", "--order", "auto", "--page-bits-options", "12,x"], "comma-separated integers"),
-        (["evaluate-layout", "--page-bits-options", "12,99"], "page sizes must be 0..40 bits"),
+        (["evaluate-layout", "--page-bits-options", "12,99"],
+         "page size options (bits) must be a whole number between 0 and 40, got 99"),
+        (["evaluate-layout", "--page-bits", "41"], "page_bits must be a whole number between 0"),
+        (["evaluate-layout", "--top-k", "0"], "top_k must be a whole number between 1 and 100000"),
     ],
 )
 def test_cli_errors(args: list[str], message: str, request_log: Path, tmp_path: Path) -> None:
@@ -179,3 +182,47 @@ def test_previous_without_sidecar_warns_and_places_the_rest(request_log: Path,
     assert all(now[e["key"]] == e["byte_offset"] for e in before)
     spans = sorted((e["byte_offset"], e["aligned_size"]) for e in spec["pack_order"]["inline"])
     assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_evaluate_layout_guesses_sizes_over_every_file(tmp_path: Path) -> None:
+    # The `size` column is used when any file has a value: the order of the files must not
+    # matter (the guess once read the first file only).
+    keys = [i % 7 for i in range(60)]
+    pq.write_table(pa.table({"key": keys, "size": pa.nulls(60, pa.int64())}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"key": keys, "size": [4096 * (k + 1) for k in keys]}),
+                   tmp_path / "b.parquet")
+    for order in (("a", "b"), ("b", "a")):
+        logs = [arg for name in order for arg in ("--logs", str(tmp_path / f"{name}.parquet"))]
+        code, _, err = invoke("evaluate-layout", *logs)
+        assert code == 1 and "NULL size in column 'size'" in err, err
+    # A text `size` column the user never named is not a size column: no error about it.
+    pq.write_table(pa.table({"key": keys, "size": ["big"] * 60}), tmp_path / "t.parquet")
+    code, out, err = invoke("evaluate-layout", "--logs", str(tmp_path / "t.parquet"))
+    assert code == 0, err
+    assert json.loads(out)["requests_test"] > 0
+
+
+def test_evaluate_layout_refuses_a_broken_footer(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1" + bytes(8) + b"PAR1")
+    code, _, err = invoke("evaluate-layout", "--logs", str(bad))
+    assert code == 1 and err.startswith("Error: ") and "cannot read Parquet file" in err, err
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"top_k": -5}, "top_k must be a whole number between 1 and 100000"),
+    ({"params": "page_bits=70"}, "page_bits must be a whole number between 0 and 40"),
+    ({"params": "window=2.5"}, "request_window must be a whole number"),
+    ({"params": "io_cost_bytes=0"}, "io_cost_bytes must be a whole number between 1"),
+])
+def test_evaluate_layout_api_checks_as_export_does(kwargs: dict[str, object], message: str,
+                                                   request_log: Path) -> None:
+    from sqlwave.errors import ParameterError
+    from sqlwave.layout import LayoutParams
+    from sqlwave.layout_eval import evaluate_layout
+
+    if isinstance(kwargs.get("params"), str):
+        name, value = str(kwargs["params"]).split("=")
+        kwargs = {"params": LayoutParams(**{name: float(value) if "." in value else int(value)})}
+    with pytest.raises(ParameterError, match=message):
+        evaluate_layout(str(request_log), request_col="request_id", **kwargs)  # type: ignore[arg-type]

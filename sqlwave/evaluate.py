@@ -12,6 +12,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import duckdb
+
 from sqlwave.engine import connect, duckdb_path, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.policy import BASELINES, StagedPolicy, dtype_key
@@ -39,7 +41,7 @@ def read_candidates(path: str) -> list[dict[str, Any]]:
     try:
         found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(duckdb_path(path))})")
         cols = [r[0] for r in found.fetchall()]
-    except Exception as e:  # duckdb raises several error types for unreadable files
+    except duckdb.Error as e:  # IOException, InvalidInputException, ... for unreadable files
         raise InputError(f"cannot read timings {path!r}: {str(e).splitlines()[0]}") from e
     missing = [c for c in REQUIRED if c not in cols]
     if missing:

@@ -21,7 +21,7 @@ from sqlwave.layout import (
 from sqlwave.layout_eval import bytes_moved
 from sqlwave.session import PACK, Session
 from sqlwave.strategies import LAYOUT_STRATEGIES
-from sqlwave.wavespec import read_json
+from sqlwave.wavespec import read_json, read_parquet
 
 PREV = "sqlwave_layout_prev"
 
@@ -176,8 +176,8 @@ def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, A
     if sidecar:
         for candidate in (Path(sidecar), Path(path).parent / Path(sidecar).name):
             if candidate.is_file():
-                import pyarrow.parquet as pq
-
                 cols = ["key", "byte_offset", "aligned_size"]
-                return pq.read_table(candidate, columns=cols).to_pylist(), True
+                table = read_parquet(candidate, "the previous pack order", "give the sidecar "
+                                     "its export wrote (--pack-order-out), or remove it", cols)
+                return table.to_pylist(), True
     return list(section.get("inline", [])), not section.get("truncated", False)

@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlwave.errors import InputError
 from sqlwave.macros import render
 from sqlwave.policy import DTYPE_BYTES, StagedPolicy, dtype_key, model_constants
+from sqlwave.wavespec import read_parquet
 
 PROBLEMS = "sqlwave_problems"
 GRID = "sqlwave_grid"
@@ -32,16 +33,7 @@ ProblemKey = tuple[int, int, int, str]
 def read_problems(source: pa.Table | str) -> pa.Table:
     """GEMM problems (m, n, k, optional dtype, optional weight) from a table or a Parquet path."""
     if isinstance(source, str):
-        import os
-
-        import pyarrow.parquet as pq
-
-        if not os.path.isfile(source):
-            raise InputError(f"problems file {source!r} does not exist; check --problems")
-        try:
-            source = pq.read_table(source)
-        except (OSError, pa.ArrowInvalid) as e:
-            raise InputError(f"cannot read problems from {source!r}: {e}") from e
+        source = read_parquet(source, "problems file", "check --problems")
     names = source.column_names
     repeated = sorted({c for c in names if names.count(c) > 1 and c in PROBLEM_COLUMNS})
     if repeated:  # to_pydict() would keep one of them, silently

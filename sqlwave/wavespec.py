@@ -9,9 +9,12 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlwave.errors import InputError, ParameterError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMAT = "sqlwave.wavespec/1"
 FOOTER_BYTES = 1 << 16
@@ -89,6 +92,27 @@ def read_json(path: str | os.PathLike[str], what: str, fix: str) -> Any:
         return json.loads(read_text(path, what, fix))
     except json.JSONDecodeError as e:
         raise InputError(f"{what} {os.fspath(path)!r} is not valid JSON ({e}); {fix}") from e
+
+
+def read_parquet(path: str | os.PathLike[str], what: str, fix: str,
+                 columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file's table (only `columns`, when given); a missing or unreadable file, or one
+    without those columns, is an InputError naming `what` and saying `fix`, as `read_text`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    where = f"{what} {os.fspath(path)!r}"
+    if not os.path.isfile(path):
+        raise InputError(f"{where} does not exist; {fix}")
+    try:
+        names = pq.read_schema(path).names
+        missing = [c for c in columns or () if c not in names]
+        if missing:
+            raise InputError(f"{where} lacks column(s) {', '.join(missing)}; {fix}")
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as e:
+        reason = str(e).strip().splitlines()[0].rstrip(".")
+        raise InputError(f"cannot read {where}: {reason}; {fix}") from e
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) -> None:

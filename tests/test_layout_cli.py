@@ -226,3 +226,21 @@ def test_evaluate_layout_api_checks_as_export_does(kwargs: dict[str, object], me
         kwargs = {"params": LayoutParams(**{name: float(value) if "." in value else int(value)})}
     with pytest.raises(ParameterError, match=message):
         evaluate_layout(str(request_log), request_col="request_id", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("sidecar", "message"), [
+    ("broken", "cannot read the previous pack order"),
+    ("log", "lacks column(s) byte_offset, aligned_size"),
+])
+def test_previous_with_a_bad_sidecar(sidecar: str, message: str, request_log: Path,
+                                     tmp_path: Path) -> None:
+    side = tmp_path / "side.parquet"
+    export(request_log, tmp_path / "prev.json", "--order", "first-touch", "--pack-order-out",
+           str(side))
+    side.write_bytes(b"PAR1" + bytes(8) + b"PAR1" if sidecar == "broken" else
+                     request_log.read_bytes())
+    code, _, err = invoke("export", "--logs", str(request_log), "--size", "size", "--request-col",
+                          "request_id", "--previous", str(tmp_path / "prev.json"), "--out",
+                          str(tmp_path / "new.json"))
+    assert code == 1 and err.startswith("Error: ") and message in err, err
+    assert not (tmp_path / "new.json").exists()

@@ -70,6 +70,16 @@ def test_bad_problems(tmp_path: Path, outputs, columns: dict, message: str) -> N
     refuse_replay(["--problems", problems(tmp_path, **columns)], message, outputs)
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"PAR1" + bytes(8) + b"PAR1", "cannot read problems file"),
+    (b"m,n,k\n1,2,3\n", "cannot read problems file"),
+])
+def test_unreadable_problems(tmp_path: Path, outputs, content: bytes, message: str) -> None:
+    path = tmp_path / "problems.parquet"
+    path.write_bytes(content)
+    refuse_replay(["--problems", str(path)], message, outputs)
+
+
 GRIDS = [
     ("missing.json", None, "does not exist; give a JSON or CSV file"),
     ("bin.json", b"\xff\xfe[]", "is not UTF-8 text"),

@@ -4,7 +4,8 @@
     log         access relation (key, size, request, pos) of the same window; `request` is never
                 NULL here (without request ids the caller passes fixed windows of accesses)
     align       SQL expression, alignment in bytes (aligned sizes decide the hotness waves)
-    boundaries  list of SQL expressions: cumulative byte budgets of the hotness waves, ascending
+    boundaries  list of SQL expressions: where the hotness waves end in the hot order, ascending
+                (sqlwave.layout.wave_boundaries: no wave over its budget)
     mode, prefix_len, delimiter, depth   the cohort definition, as in cohorts.sql
 
     Columns: the usage columns, then

@@ -267,17 +267,6 @@ def default_wave_bytes(total: int) -> list[int]:
     return [first, max(1, total // 4 - first)]
 
 
-def cumulative(budgets: list[int]) -> list[int]:
-    """>>> cumulative([1, 8])
-    [1, 9]
-    """
-    out, running = [], 0
-    for b in budgets:
-        running += b
-        out.append(running)
-    return out
-
-
 def auto_sample_rate(accesses: int) -> float:
     """Exact up to 2M accesses; above, a key sample of rate 200K / accesses (at least 1 %),
     stratified by hits (sqlwave/reuse.py): on 10M accesses the histogram pass then reads about

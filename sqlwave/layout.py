@@ -23,6 +23,7 @@ from sqlwave.strategies import LAYOUT_STRATEGIES
 LAYOUT_LOG = "sqlwave_layout_log"
 # Every strategy is a candidate; the order only breaks exact ties in the scores.
 CANDIDATES = tuple(LAYOUT_STRATEGIES)
+HOT_ENDS = "sqlwave_layout_hot_ends"
 PROXIES = ("extents_mean", "extents_p90", "bytes_read_mean", "hot_hit_ratio")
 
 
@@ -133,17 +134,22 @@ def learn(session: Session, log: str, tag: str, params: LayoutParams) -> tuple[s
 
 
 def wave_boundaries(session: Session, usage: str, params: LayoutParams) -> list[int]:
-    from sqlwave.export import cumulative, default_wave_bytes
+    """Where the hotness waves end: the hot order cut by the budgets as the export cuts its
+    waves (Session.wave_ends), so that no hotness wave holds more than its budget."""
+    from sqlwave.export import default_wave_bytes
 
-    if params.wave_bytes is not None:
-        return cumulative(params.wave_bytes)
-    a = params.align
-    total = fetch_dicts(
-        session.con,
-        f"SELECT CAST(COALESCE(sum(size + {a} - 1 - (size + {a} - 1) % {a}), 0) "
-        f"AS BIGINT) AS t FROM {usage} WHERE key IS NOT NULL",
-    )[0]["t"]
-    return cumulative(default_wave_bytes(int(total)))
+    aligned = helper("align_up", "size", str(params.align))
+    # The hot order of layout_features.sql (and of pack order 'hot'), with each key's end offset.
+    session.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {HOT_ENDS} AS SELECT CAST(sum({aligned}) OVER (ORDER BY "
+        "hits DESC, bytes DESC, h60 ASC, key ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT "
+        f"ROW) AS BIGINT) AS hot_end FROM {usage} WHERE key IS NOT NULL")
+    budgets = params.wave_bytes
+    if budgets is None:
+        total = fetch_dicts(session.con, "SELECT CAST(COALESCE(max(hot_end), 0) AS BIGINT) AS t "
+                                         f"FROM {HOT_ENDS}")[0]["t"]
+        budgets = default_wave_bytes(int(total))
+    return session.wave_ends(HOT_ENDS, budgets, end="hot_end")
 
 
 def pack(session: Session, features: str, strategy: str, params: LayoutParams, table: str) -> str:

@@ -193,16 +193,16 @@ class Session:
         self.create(table, "waves", src=pack, boundaries=[str(e) for e in ends])
         return table
 
-    def wave_ends(self, pack: str, budgets: list[int]) -> list[int]:
+    def wave_ends(self, pack: str, budgets: list[int],
+                  end: str = "byte_offset + aligned_size") -> list[int]:
         """Where each wave ends: the furthest object end within its budget of where the wave
         before ended. Budgets summed up front would hand a wave the room the one before left
         unused, so a wave could exceed its own budget; an object larger than a budget waits
-        for a later wave either way."""
+        for a later wave either way. `end` is the SQL for an object's end offset in `pack`."""
         ends, start = [], 0
         for budget in budgets:
-            row = fetch_dicts(self.con, f"SELECT CAST(max(byte_offset + aligned_size) AS BIGINT) "
-                                        f"AS e FROM {pack} WHERE byte_offset + aligned_size <= "
-                                        f"{start + int(budget)}")[0]
+            row = fetch_dicts(self.con, f"SELECT CAST(max({end}) AS BIGINT) AS e FROM {pack} "
+                                        f"WHERE {end} <= {start + int(budget)}")[0]
             start = max(start, int(row["e"] or 0))
             ends.append(start)
         return ends

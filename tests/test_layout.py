@@ -62,6 +62,24 @@ def test_hotness_waves_keep_co_access_order_inside_each_wave() -> None:
     assert order(session_over(log_of(TRAIN)), "waves-first-touch", params) == [1, 4, 2, 3, 5, 6]
 
 
+def test_no_hotness_wave_holds_more_than_its_budget() -> None:
+    # Hot order A(60 B) B(60) C(40) D(40), budgets 100 and 100: wave 0 ends after A (B does not
+    # fit), so wave 1 starts at 60 and holds B and C (100 B); summed budgets (ends 100, 200)
+    # once put B, C and D, 140 B, in wave 1. The export cuts its waves the same way.
+    keys = ["D", "C", "C", "B", "B", "B", "A", "A", "A", "A"]
+    sizes = {"A": 60, "B": 60, "C": 40, "D": 40}
+    session = session_over(pa.table({"key": keys, "size": [sizes[k] for k in keys],
+                                     "request_id": list(range(len(keys)))}))
+    params = LayoutParams(page_bits=0, wave_bytes=[100, 100])
+    features, ends = learn(session, prepare_log(session, False, params.window), "t", params)
+    waves = fetch_dicts(session.con, f"SELECT hot_wave, list(key ORDER BY key) AS keys "
+                                     f"FROM {features} GROUP BY hot_wave ORDER BY hot_wave")
+    assert ends == [60, 160]
+    assert [w["keys"] for w in waves] == [["A"], ["B", "C"], ["D"]]
+    hot = session.pack("hot", 0)
+    assert session.wave_ends(hot, [100, 100]) == ends
+
+
 def test_request_co_access_when_requests_interleave() -> None:
     # Two concurrent requests: the access stream alternates, the requests do not.
     table = pa.table({"key": [1, 4, 2, 5, 3, 6], "size": [PAGE] * 6,

@@ -43,7 +43,7 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 @click.option("--request-window", type=int, default=16, show_default=True,
               help="Accesses per pseudo-request for layout tuning when there is no request column.")
 @click.option("--page-bits-options", default=None, help="With --order auto: page sizes to choose "
-              "among, e.g. 12,16,20 (objects stay aligned to --align-bits or the page).")
+              "among, e.g. 12,16,20 (objects stay aligned to --align-bits, else the smallest option).")
 @click.option("--io-cost", default="64KiB", show_default=True,
               help="With --page-bits-options: bytes one extent (I/O) costs, e.g. 64KiB.")
 @click.option("--wave-bytes", default=None, help="Per-wave byte budgets, e.g. 1GiB,8GiB, or "
@@ -82,6 +82,7 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
     from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file
 
+    _refuse_unused_options(engine, reuse_exact)
     check_outputs({"--out": out, "--pack-order-out": pack_order_out},
                   expand_paths(list(logs)) if logs else ())
 
@@ -108,6 +109,35 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
             opts.size_col, opts.request_col = "size", opts.request_col or "request_id"
     summary = export_to_file(list(logs), opts, out, pack_order_out)
     click.echo(summary, err=True)
+
+
+# Options that only one engine reads; given with another, they would be ignored without a word
+# (--dsn without --engine postgres ran on the built-in example log).
+ENGINE_OPTIONS = {
+    "duckdb": ("memory_limit", "temp_directory", "threads"),
+    "spark": ("master",),
+    "postgres": ("dsn", "table"),
+}
+
+
+def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
+    from click.core import ParameterSource
+
+    from sqlwave.errors import ParameterError
+
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+    for owner, names in ENGINE_OPTIONS.items():
+        for name in names:
+            if owner != engine and given(name):
+                option = "--" + name.replace("_", "-")
+                raise ParameterError(f"{option} is for --engine {owner}, not {engine}; "
+                                     f"{'add --engine ' + owner if engine == 'duckdb' else 'drop it'}")
+    if reuse_exact and given("reuse_sample"):
+        raise ParameterError("give --reuse-exact or --reuse-sample, not both")
 
 
 def _int_list(text: str | None) -> list[int] | None:

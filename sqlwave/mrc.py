@@ -17,7 +17,7 @@ import duckdb
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW, bind_log
-from sqlwave.macros import render
+from sqlwave.macros import helper, render
 from sqlwave.mrc_aet import ReuseBin, aet_points, working_set
 from sqlwave.mrc_curve import curve_points, knees, size_grid, splice
 from sqlwave.mrc_head import head_points, windows
@@ -100,7 +100,7 @@ def _accesses(con: duckdb.DuckDBPyConnection, align: int = 1) -> tuple[str, dict
     """The non-NULL accesses with a dense `pos`, and their totals; fails on bad sizes."""
     log = LOG_VIEW
     if align > 1:
-        up = f"size + {align - 1} - (size + {align - 1}) % {align}"
+        up = helper("align_up", "size", str(align))
         log = f"(SELECT key, {up} AS size, request, pos FROM {LOG_VIEW})"
     row = fetch_dicts(con, f"SELECT CAST(count(*) AS BIGINT) AS rows, CAST(count(key) AS BIGINT) "
                       "AS accesses, CAST(COALESCE(sum(CASE WHEN key IS NOT NULL THEN size END), 0) "

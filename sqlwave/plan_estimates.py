@@ -42,7 +42,7 @@ def estimate(trace: Trace, queries: Sequence[exp.Expr],
     totals = {k: sum(int(s[k]) for s in per_step) for k in COUNT_KEYS}
     rows = sum(int(stats[t]["rows"]) for t in trace.inputs if t in stats)
     input_bytes = sum(size[t] for t in trace.inputs if _is_read(t, reads))
-    reuse, hint, reuse_notes = _reuse(trace, reads)
+    reuse, hint, reuse_notes = _reuse(reads)
     estimated: dict[str, Any] = {
         "input_rows": rows, "input_bytes": input_bytes,
         "input_file_bytes": sum(int(stats[t]["file_bytes"]) for t in trace.inputs if t in stats),
@@ -95,8 +95,7 @@ def _is_read(tag: str, reads: Sequence[Sequence[str]]) -> bool:
     return any(tag in r for r in reads)
 
 
-def _reuse(trace: Trace,
-           reads: Sequence[Sequence[str]]) -> tuple[float | None, list[str], list[str]]:
+def _reuse(reads: Sequence[Sequence[str]]) -> tuple[float | None, list[str], list[str]]:
     """Mean scans per relation read; relations in first-touch order (ties: most read first)."""
     count: dict[str, int] = {}
     first: dict[str, int] = {}

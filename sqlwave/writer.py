@@ -1,4 +1,4 @@
-"""Write a WaveSpec (and its pack-order sidecar) to disk, atomically, after validating it."""
+"""Write a WaveSpec (and its pack-order sidecar) to disk, atomically."""
 
 from __future__ import annotations
 

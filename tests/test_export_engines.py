@@ -153,6 +153,14 @@ def test_cli_export_on_spark_and_postgres(spark: Any, pg_dsn: str, tmp_path: Pat
     (["--engine", "spark"], "--engine spark needs --logs"),
     (["--engine", "postgres", "--dsn", "postgresql://127.0.0.1:1/x", "--table", "t"],
      "cannot connect to PostgreSQL"),
+    # Options of another engine are refused, not ignored: --dsn alone ran on the example log.
+    (["--dsn", "postgresql://x", "--table", "t"], "--dsn is for --engine postgres, not duckdb"),
+    (["--master", "local[2]"], "--master is for --engine spark, not duckdb"),
+    (["--engine", "spark", "--logs", "x.parquet", "--threads", "2"],
+     "--threads is for --engine duckdb, not spark; drop it"),
+    (["--engine", "postgres", "--dsn", "x", "--table", "t", "--memory-limit", "2GB"],
+     "--memory-limit is for --engine duckdb"),
+    (["--reuse-exact", "--reuse-sample", "0.5"], "give --reuse-exact or --reuse-sample, not both"),
 ])
 def test_engine_errors_are_clear(args: list[str], message: str, tmp_path: Path) -> None:
     result = run_cli("export", *args, "--out", str(tmp_path / "x.json"))

@@ -12,7 +12,7 @@ from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import bind_log
 from sqlwave.session import Session
 
-USAGE_COLUMNS = ("key", "hits", "bytes", "size", "first_pos", "last_pos", "h60")
+REQUIRED_USAGE_COLUMNS = ("key", "hits", "bytes", "size", "first_pos", "last_pos", "h60")
 
 
 def _session(logs: Any, key_col: str, size_col: str | None,
@@ -84,7 +84,7 @@ def suggest_pack_order_from_usage(usage: pa.Table, strategy: str = "hot",
     >>> suggest_pack_order_from_usage(u).select(["rank", "key", "byte_offset"]).to_pylist()
     [{'rank': 1, 'key': 'b', 'byte_offset': 0}, {'rank': 2, 'key': 'a', 'byte_offset': 8192}]
     """
-    missing = [c for c in USAGE_COLUMNS if c not in usage.column_names]
+    missing = [c for c in REQUIRED_USAGE_COLUMNS if c not in usage.column_names]
     if missing:
         raise InputError(f"usage table lacks columns {', '.join(missing)}; build it with compute_usage()")
     check_bits("align_bits", align_bits)

@@ -59,6 +59,8 @@ def evaluate_layout(
     log = prepare_log(session, remap_keys, params.window)
     lo, hi = position_range(session, log)
     cut = lo + int((hi - lo) * train_frac)
+    if hi == lo and not fetch_dicts(session.con, f"SELECT count(*) AS n FROM {RAW_VIEW}")[0]["n"]:
+        raise InputError("the log is empty (0 rows); nothing to learn from")
     if cut <= lo or cut >= hi:
         raise InputError(
             f"the log has {hi - lo} accesses with a key: too few to split at "

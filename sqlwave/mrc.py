@@ -98,19 +98,27 @@ def curve_of(con: duckdb.DuckDBPyConnection, method: str, unit: str, *, rate: fl
 
 def _accesses(con: duckdb.DuckDBPyConnection, align: int = 1) -> tuple[str, dict[str, int]]:
     """The non-NULL accesses with a dense `pos`, and their totals; fails on bad sizes."""
-    log = LOG_VIEW
+    log, sized = LOG_VIEW, "size"
     if align > 1:
-        up = helper("align_up", "size", str(align))
-        log = f"(SELECT key, {up} AS size, request, pos FROM {LOG_VIEW})"
+        sized = helper("align_up", "size", str(align))
+        log = f"(SELECT key, {sized} AS size, request, pos FROM {LOG_VIEW})"
+    # Checked on the sizes as given: aligning would turn a small negative size into 0.
     row = fetch_dicts(con, f"SELECT CAST(count(*) AS BIGINT) AS rows, CAST(count(key) AS BIGINT) "
-                      "AS accesses, CAST(COALESCE(sum(CASE WHEN key IS NOT NULL THEN size END), 0) "
-                      "AS BIGINT) AS bytes, CAST(count(key) - count(CASE WHEN key IS NOT NULL "
-                      "THEN size END) AS BIGINT) AS null_sizes, CAST(COALESCE(min(size), 0) AS "
-                      f"BIGINT) AS min_size FROM {log}")[0]
+                      "AS accesses, CAST(COALESCE(sum(CASE WHEN key IS NOT NULL THEN "
+                      f"{sized} END), 0) AS BIGINT) AS bytes, CAST(count(key) - count(CASE WHEN "
+                      "key IS NOT NULL THEN size END) AS BIGINT) AS null_sizes, CAST(count(CASE "
+                      "WHEN key IS NOT NULL AND size < 0 THEN 1 END) AS BIGINT) AS negative "
+                      f"FROM {LOG_VIEW}")[0]
+    if row["rows"] == 0:
+        raise InputError("the log is empty (0 rows); nothing to measure")
     if row["accesses"] == 0:
         raise InputError("the log has no accesses with a non-NULL key; check --key")
-    if row["null_sizes"] or row["min_size"] < 0:
-        raise InputError("sizes must be non-NULL byte counts >= 0; fix the --size column")
+    if row["null_sizes"]:
+        raise InputError(f"{row['null_sizes']} rows have a NULL size; fill them or leave out "
+                         "the size column (--size)")
+    if row["negative"]:
+        raise InputError(f"{row['negative']} rows have a negative size; sizes are byte counts "
+                         "and must be >= 0")
     if row["rows"] == row["accesses"]:
         return f"(SELECT key, size, request, pos FROM {log})", row
     # NULL keys are not accesses: renumber so reuse times and frames count real accesses only.

@@ -15,7 +15,8 @@ from typing import Any
 
 T0 = time.perf_counter()
 import sqlwave.export as export_mod  # noqa: E402
-from sqlwave.export import ExportOptions, build_wave_spec  # noqa: E402
+from sqlwave.export import build_wave_spec  # noqa: E402
+from sqlwave.export_options import ExportOptions  # noqa: E402
 from sqlwave.wavespec import dumps  # noqa: E402
 
 IMPORT_S = time.perf_counter() - T0  # duckdb's import included, as in a CLI run

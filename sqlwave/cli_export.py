@@ -77,7 +77,7 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
         start_early()  # DuckDB creates its database while the imports below run
     from sqlwave.engine import expand_paths
     from sqlwave.example import example_log_path
-    from sqlwave.export import ExportOptions
+    from sqlwave.export_options import ExportOptions
     from sqlwave.units import parse_byte_list, parse_bytes
     from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlwave.errors import ParameterError
-from sqlwave.export import ExportOptions, build_on
+from sqlwave.export import build_on
+from sqlwave.export_options import ExportOptions
 from sqlwave.progress import Progress
 from sqlwave.warehouse import EngineConnection
 

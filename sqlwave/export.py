@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from sqlwave import __version__
-from sqlwave.checks import (
-    check_bits,
-    check_capacity,
-    check_cohorts,
-    check_key_scale,
-    fraction,
-    text,
-    whole,
-    whole_list,
-)
 from sqlwave.engine import connect, fetch_dicts
-from sqlwave.errors import InputError, ParameterError
+from sqlwave.errors import InputError
+from sqlwave.export_options import ExportOptions
 from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
 from sqlwave.reuse import ReuseHistogram
@@ -27,73 +18,6 @@ from sqlwave.strategies import PACK_STRATEGIES, uses_positions
 from sqlwave.wavespec import FORMAT, fingerprint, key_value
 
 DEFAULT_DELIMITERS = ("/", ".", ":", "|")
-
-
-@dataclass
-class ExportOptions:
-    """Every parameter of an export; all of them are recorded in the WaveSpec."""
-
-    key_col: str = "key"
-    size_col: str | None = None
-    request_col: str | None = None
-    order_col: str | None = None
-    prefix_len: int | None = None
-    delimiter: str | None = None
-    depth: int = 3
-    rank_by: str = "hits"
-    top_k: int = 20
-    page_bits: int = 12
-    align_bits: int | None = None
-    key_scale: int = 1
-    order: str = "hot"
-    wave_bytes: list[int] | None = None
-    # Budgets at the knees of the byte miss-ratio curve (sqlwave/mrc.py), instead of wave_bytes.
-    wave_bytes_auto: bool = False
-    capacity: int | None = None
-    reuse_sample: float | None = None
-    null_keys: str = "report"
-    max_inline: int = 1000
-    # Layout (sqlwave/layout_export.py): keep this previous WaveSpec's layout unless the new one
-    # has fewer extents per request by more than the threshold; pseudo-request length.
-    previous: str | None = None
-    previous_threshold: float = 0.05
-    request_window: int = 16
-    # With order 'auto': page sizes the tuner may choose among, and an extent's cost in bytes.
-    page_bits_options: list[int] | None = None
-    io_cost_bytes: int = 65536
-    engine: dict[str, Any] = field(default_factory=dict)
-
-    def check(self) -> None:
-        text("key_col", self.key_col)
-        for name in ("size_col", "request_col", "order_col", "previous"):
-            text(name, getattr(self, name), optional=True)
-        text("order", self.order)
-        check_bits("page_bits", self.page_bits)
-        if self.align_bits is not None:
-            check_bits("align_bits", self.align_bits)
-        check_cohorts(self.prefix_len, self.delimiter, self.depth, self.top_k, self.rank_by)
-        check_key_scale(self.key_scale)
-        check_capacity(self.capacity)
-        if self.reuse_sample is not None:
-            fraction("reuse sample rate", self.reuse_sample, 0, 1, low_open=True)
-        if self.null_keys not in ("report", "error"):
-            raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
-        whole("max_inline", self.max_inline, 0, 1_000_000)
-        fraction("previous_threshold", self.previous_threshold, 0, 1, high_open=True)
-        if self.wave_bytes is not None:
-            whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
-        if not isinstance(self.wave_bytes_auto, bool):
-            raise ParameterError(f"wave_bytes_auto must be True or False, got {self.wave_bytes_auto!r}")
-        if self.wave_bytes_auto and self.wave_bytes:
-            raise ParameterError("give wave budgets or ask for them at the curve's knees "
-                                 "(--wave-bytes auto), not both")
-        whole("request_window", self.request_window, 1, 1_000_000)
-        whole("io_cost_bytes", self.io_cost_bytes, 1, 2**40)
-        if self.page_bits_options is not None:
-            whole_list("page size options (bits)", self.page_bits_options, 0, 40)
-        if self.page_bits_options and self.order != "auto":
-            raise ParameterError("page size options (--page-bits-options) are for --order auto, "
-                                 "which chooses among them; with another order give --page-bits")
 
 
 def export_wave_spec(logs: Any, key_col: str = "key", size_col: str | None = None,

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlwave.engine import literal
-from sqlwave.export import ExportOptions, build_wave_spec
+from sqlwave.export import build_wave_spec
+from sqlwave.export_options import ExportOptions
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
 from sqlwave.wavespec import dumps, text_writer, write_all_atomic

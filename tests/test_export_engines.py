@@ -15,7 +15,8 @@ from support import run_cli, shared_file
 
 from sqlwave.engine_export import EngineOptions, build_with_engine
 from sqlwave.errors import ParameterError
-from sqlwave.export import ExportOptions, build_wave_spec
+from sqlwave.export import build_wave_spec
+from sqlwave.export_options import ExportOptions
 from sqlwave.spark_engine import SparkEngine
 from sqlwave.wavespec import dumps
 

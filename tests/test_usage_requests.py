@@ -9,7 +9,8 @@ import pytest
 
 import sqlwave.session as session_mod
 from sqlwave.engine import connect
-from sqlwave.export import ExportOptions, build_wave_spec
+from sqlwave.export import build_wave_spec
+from sqlwave.export_options import ExportOptions
 from sqlwave.log import bind_log
 from sqlwave.macros import render
 from sqlwave.session import Session

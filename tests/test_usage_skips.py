@@ -12,7 +12,8 @@ from support import run_cli
 import sqlwave.export as export_mod
 from sqlwave.engine import connect
 from sqlwave.example import write_example_log
-from sqlwave.export import ExportOptions, build_wave_spec
+from sqlwave.export import build_wave_spec
+from sqlwave.export_options import ExportOptions
 from sqlwave.log import bind_log, sizes_valid_by_footer
 from sqlwave.wavespec import dumps
 

@@ -78,7 +78,7 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
     from sqlwave.engine import expand_paths
     from sqlwave.example import example_log_path
     from sqlwave.export_options import ExportOptions
-    from sqlwave.units import parse_byte_list, parse_bytes
+    from sqlwave.units import parse_byte_list, parse_bytes, parse_int_list
     from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file
 
@@ -88,7 +88,9 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
 
     if reuse_exact:
         options["reuse_sample"] = 1.0
-    options["page_bits_options"] = _int_list(options["page_bits_options"])
+    if options["page_bits_options"]:
+        options["page_bits_options"] = parse_int_list(options["page_bits_options"],
+                                                      "--page-bits-options") or None
     options["io_cost_bytes"] = parse_bytes(options.pop("io_cost"))
     opts = ExportOptions(
         wave_bytes=parse_byte_list(wave_bytes) if wave_bytes and wave_bytes != "auto" else None,
@@ -138,17 +140,6 @@ def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
                                      f"{'add --engine ' + owner if engine == 'duckdb' else 'drop it'}")
     if reuse_exact and given("reuse_sample"):
         raise ParameterError("give --reuse-exact or --reuse-sample, not both")
-
-
-def _int_list(text: str | None) -> list[int] | None:
-    from sqlwave.errors import ParameterError
-
-    if not text:
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError as e:
-        raise ParameterError(f"expected comma-separated integers such as 12,16,20, got {text!r}") from e
 
 
 @click.command()

@@ -85,10 +85,9 @@ def evaluate_layout(
     threads: int | None,
 ) -> None:
     """Learn each layout on the first part of a log and judge it on the rest (JSON to stdout)."""
-    from sqlwave.cli_export import _int_list
     from sqlwave.layout import CANDIDATES, LayoutParams
     from sqlwave.layout_eval import evaluate_layout as run
-    from sqlwave.units import parse_byte_list, parse_bytes
+    from sqlwave.units import parse_byte_list, parse_bytes, parse_int_list
     from sqlwave.wavespec import dumps
 
     candidates = (
@@ -99,7 +98,8 @@ def evaluate_layout(
         window=window,
         candidates=candidates,
         wave_bytes=parse_byte_list(wave_bytes) if wave_bytes else None,
-        page_bits_options=tuple(_int_list(page_bits_options) or ()),
+        page_bits_options=tuple(parse_int_list(page_bits_options, "--page-bits-options")
+                                if page_bits_options else ()),
         io_cost_bytes=parse_bytes(io_cost),
     )
     result = run(list(logs), key_col, size_col, request_col, train_frac=train_frac,

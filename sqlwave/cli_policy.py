@@ -40,11 +40,9 @@ def _parse_keys(text: str | None) -> tuple[int, ...] | None:
 
     if text is None:
         return None
-    try:
-        keys = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError as e:
-        raise ParameterError(f"--m-keys must be comma-separated integers, got {text!r}") from e
-    return check_keys(keys, "--m-keys")
+    from sqlwave.units import parse_int_list
+
+    return check_keys(parse_int_list(text, "--m-keys"), "--m-keys")
 
 
 @click.command()

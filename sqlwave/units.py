@@ -48,6 +48,19 @@ def parse_byte_list(text: str) -> list[int]:
     return sizes
 
 
+def parse_int_list(text: str, option: str) -> list[int]:
+    """Comma-separated integers given to `option`; empty items are skipped.
+
+    >>> parse_int_list("12, 16,20", "--page-bits-options")
+    [12, 16, 20]
+    """
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise ParameterError(f"{option} must be comma-separated integers such as 12,16,20, "
+                             f"got {text!r}") from e
+
+
 def human_bytes(n: int) -> str:
     """>>> human_bytes(1536)
     '1.5 KiB'

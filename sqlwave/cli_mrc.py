@@ -33,9 +33,11 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
         memory_limit: str | None, temp_directory: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
     from sqlwave.mrc import miss_ratio_curve
+    from sqlwave.engine import expand_paths
     from sqlwave.wavespec import check_outputs, dumps, write_text_atomic
 
-    check_outputs({"--out": out})
+    inputs = expand_paths(list(logs)) + ([sizes_from] if sizes_from else [])
+    check_outputs({"--out": out}, inputs)
     sizes = _sizes_of(sizes_from) if sizes_from else None
     curve = miss_ratio_curve(list(logs), method=method, unit=unit, key_col=key_col,
                              size_col=size_col, request_col=request_col, rate=rate, prefix=prefix,

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from sqlwave.checks import fraction
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW, bind_log
@@ -68,8 +69,10 @@ def _check(method: str, unit: str, rate: float | None, prefix: bool, request_col
         raise ParameterError(f"unknown unit {unit!r}; choose objects or bytes")
     if unit == "bytes" and size_col is None:
         raise ParameterError("--unit bytes needs object sizes: pass --size COLUMN")
-    if rate is not None and (method != "shards" or not 0 < rate <= 1):
-        raise ParameterError(f"a sample rate in (0, 1] goes with --method shards only, got {rate}")
+    if rate is not None and method != "shards":
+        raise ParameterError(f"a sample rate (--rate) goes with --method shards only, not {method}")
+    if rate is not None:
+        fraction("the SHARDS sample rate (--rate)", rate, 0, 1, low_open=True)
     if prefix and (method != "exact" or request_col is None):
         raise ParameterError("the prefix hit curve needs --method exact and --request-col")
 

@@ -263,6 +263,7 @@ def test_cli_is_deterministic(runner: CliRunner, tmp_path, method: str) -> None:
     (["--unit", "bytes"], "pass --size"),
     (["--method", "aet", "--rate", "0.1"], "--method shards only"),
     (["--method", "shards", "--rate", "2"], "in (0, 1]"),
+    (["--method", "shards", "--rate", "0"], "the SHARDS sample rate (--rate) must be a number in"),
     (["--prefix"], "--request-col"),
 ])
 def test_cli_errors(runner: CliRunner, tmp_path, args: list[str], message: str) -> None:

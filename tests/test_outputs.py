@@ -67,6 +67,18 @@ def test_out_is_the_input_log(tmp_path: Path) -> None:
     assert log.read_bytes() == before
 
 
+def test_mrc_out_is_its_input_log(tmp_path: Path) -> None:
+    # mrc once wrote its curve over the log it read; a folder of logs counts too.
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "log.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "a"]}), log)
+    before = log.read_bytes()
+    refused("mrc", "--logs", str(log), "--out", str(log), message="is one of the input files")
+    refused("mrc", "--logs", str(tmp_path / "logs"), "--out", str(log),
+            message="is one of the input files")
+    assert log.read_bytes() == before
+
+
 def test_report_out_is_its_wavespec(tmp_path: Path) -> None:
     spec = tmp_path / "ws.json"
     assert run_cli("export", "--out", str(spec)).code == 0

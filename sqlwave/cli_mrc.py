@@ -32,8 +32,8 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
         out: str | None,
         memory_limit: str | None, temp_directory: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
-    from sqlwave.mrc import miss_ratio_curve
     from sqlwave.engine import expand_paths
+    from sqlwave.mrc import miss_ratio_curve
     from sqlwave.wavespec import check_outputs, dumps, write_text_atomic
 
     inputs = expand_paths(list(logs)) + ([sizes_from] if sizes_from else [])

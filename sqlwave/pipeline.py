@@ -23,7 +23,11 @@ from sqlglot.errors import ParseError
 from sqlwave.errors import InputError
 from sqlwave.safety import NAME_RE, check_query, quiet_parse, require_query
 
-_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)\s*$", re.IGNORECASE)
+# One name, then optionally a comment of its own: `-- step: tokens  -- per request`.
+_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+?)\s*(?:--.*)?$", re.IGNORECASE)
+# Anything else that starts like a directive is refused: read as a comment, a step would lose
+# its name or an input tag would vanish without a word.
+_LOOKS_LIKE_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ def _split(text: str) -> tuple[list[str], list[tuple[str | None, str, int]]]:
     chunks: list[tuple[str | None, str, int]] = [(None, "", 1)]
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         match = _DIRECTIVE.match(line)
+        if not match and _LOOKS_LIKE_DIRECTIVE.match(line):
+            raise InputError(f"line {number}: {line.strip()!r} is not a directive; write "
+                             "`-- input: TAG` or `-- step: NAME` (one name, then optionally "
+                             "-- a comment)")
         if match and match.group(1).lower() == "input":
             inputs.append(_name(match.group(2), "input tag", number))
         elif match:
@@ -97,7 +105,8 @@ def _chunk_steps(name: str | None, body: str, line: int, dialect: str) -> list[R
 
 def _view_step(statement: exp.Expr, line: int) -> RawStep:
     if not _is_view(statement):
-        raise InputError(f"a statement after line {line} has no step name: put `-- step: NAME` "
+        raise InputError(f"a statement in the SQL from line {line} on has no step name: put "
+                         "`-- step: NAME` "
                          "above it, or write it as CREATE VIEW NAME AS SELECT ...")
     name = statement.this.name if isinstance(statement.this, exp.Expr) else ""
     return RawStep(_name(name, "step name", line), require_query(statement.expression, name), line)

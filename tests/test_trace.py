@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sqlwave.cli import cli
 from sqlwave.commands import register
 from sqlwave.errors import InputError, ParameterError, UnsafeSqlError
+from sqlwave.pipeline import parse_pipeline_text
 from sqlwave.trace import (
     SQLGLOT_VERSION,
     load_trace,
@@ -100,11 +101,22 @@ def test_ast_cache_that_disagrees_with_sql_is_ignored() -> None:
     ("-- input: r\n-- step: 1bad\nSELECT 1", "bad step name"),
     ("-- input: r\n-- step: a\nSELEC 1 FROM r", "does not parse"),
     ("-- input: r", "no SQL step"),
+    ("-- input: r\n-- step: per request\nSELECT 1 FROM r", "is not a directive"),
+    ("-- input: r s\n-- step: a\nSELECT 1 FROM r", "is not a directive"),
 ])
 def test_pipeline_errors(text: str, message: str) -> None:
     with pytest.raises((InputError, UnsafeSqlError), match=None) as info:
         trace_from_sql(text)
     assert message in str(info.value)
+
+
+def test_the_docs_example_pipeline_reads_as_documented() -> None:
+    # Directives may end in a comment of their own, as docs/trace.md writes them.
+    doc = (Path(__file__).parent.parent / "docs" / "trace.md").read_text(encoding="utf-8")
+    example = doc.split("## Writing a pipeline", 1)[1].split("```sql\n", 1)[1].split("```")[0]
+    inputs, steps = parse_pipeline_text(example)
+    assert inputs == ["requests", "weights"]
+    assert [s.name for s in steps] == ["per_request", "problems"]
 
 
 def test_inputs_inferred_without_declarations() -> None:

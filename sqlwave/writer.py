@@ -8,6 +8,7 @@ from typing import Any
 from sqlwave.engine import literal
 from sqlwave.export import build_wave_spec
 from sqlwave.export_options import ExportOptions
+from sqlwave.log import is_integer_column
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
 from sqlwave.wavespec import dumps, text_writer, write_all_atomic
@@ -27,16 +28,22 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
 
     write_all_atomic([(pack_order_out, copy), (out, text_writer(text))] if pack_order_out
                      else [(out, text_writer(text))])
-    return summary(spec, out)
+    text = summary(spec, out)
+    if opts.size_col is None and is_integer_column(session.log, "size"):
+        text += "\n  note: the log has an integer 'size' column; pass --size size to count bytes"
+    return text
 
 
 def summary(spec: dict[str, Any], out: str) -> str:
     m = spec["metrics"]
     top = spec["cohorts"][0] if spec["cohorts"] else None
+    sizes = (f"{human_bytes(m['bytes_moved'])} moved, working set {human_bytes(m['unique_bytes'])}"
+             if spec["parameters"].get("size_col") else "no sizes (--size): each object counts "
+             "as 1 byte")
     lines = [
         f"wrote {out} ({Path(out).stat().st_size} bytes)",
-        f"  {m['rows']} accesses, {m['distinct_keys']} keys, {human_bytes(m['bytes_moved'])} moved, "
-        f"working set {human_bytes(m['unique_bytes'])}, reuse ratio {m['reuse_ratio'] or 0:.3f}",
+        f"  {m['rows']} accesses, {m['distinct_keys']} keys, {sizes}, "
+        f"reuse ratio {m['reuse_ratio'] or 0:.3f}",
         f"  {len(spec['waves'])} waves, {spec['extents']['count']} extents",
     ]
     if top:

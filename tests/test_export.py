@@ -131,6 +131,19 @@ def test_console_script_runs_the_builtin_example(tmp_path):
     validate_wavespec(json.loads((tmp_path / "ws.json").read_text()))
 
 
+def test_summary_without_sizes_says_so(tmp_path):
+    # Without --size every object counts as 1 byte: the summary must not print that as bytes
+    # moved, and it points at a size column the log has.
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", str(example_log_path()), "--out", str(out))
+    assert result.code == 0, result.stderr
+    assert "no sizes (--size): each object counts as 1 byte" in result.stderr
+    assert "moved" not in result.stderr
+    assert "pass --size size to count bytes" in result.stderr
+    result = run_cli("export", "--logs", str(example_log_path()), "--size", "size", "--out", str(out))
+    assert "moved, working set" in result.stderr and "pass --size" not in result.stderr
+
+
 def test_schema_command_prints_the_schema():
     result = run_cli("schema", "wavespec")
     assert result.code == 0

@@ -129,11 +129,12 @@ def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
     if metrics["rows"] == metrics["null_keys"]:
         raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
     if metrics["null_keys"]:
-        message = (f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key; they are "
-                   "counted in metrics.null_keys and left out of cohorts, pack order and extents")
+        found = f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key"
         if opts.null_keys == "error":
-            raise InputError(message + "; drop or fill them, or pass --null-keys report")
-        print(f"Warning: {message}", file=sys.stderr)
+            raise InputError(f"{found} (--null-keys error); drop or fill them, or pass "
+                             "--null-keys report to count them and leave them out")
+        print(f"Warning: {found}; they are counted in metrics.null_keys and left out of cohorts, "
+              "pack order and extents", file=sys.stderr)
     session.check_sizes()
     return metrics
 

@@ -16,8 +16,8 @@ _UNITS = {
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_bytes(text: str | int) -> int:
-    """Parse a byte size.
+def parse_bytes(text: str | int, option: str = "") -> int:
+    """Parse a byte size; `option` (e.g. '--capacity') is named in the error.
 
     >>> parse_bytes("1GiB"), parse_bytes("64k"), parse_bytes(4096), parse_bytes("1.5MiB")
     (1073741824, 65536, 4096, 1572864)
@@ -28,23 +28,26 @@ def parse_bytes(text: str | int) -> int:
         match = _PATTERN.match(text)
         unit = match.group(2).lower() if match else ""
         if not match or unit not in _UNITS:
-            raise ParameterError(f"cannot read {text!r} as a byte size; write e.g. 4096, 64KiB or 1GiB")
+            raise ParameterError(f"{option + ': ' if option else ''}cannot read {text!r} as a byte "
+                                 "size; write e.g. 4096, 64KiB or 1GiB")
         # Exact: through a float, integers above 2^53 would be rounded.
         value = int(Fraction(match.group(1)) * _UNITS[unit])
     if value <= 0:
-        raise ParameterError(f"byte size must be positive, got {text!r}")
+        raise ParameterError(f"{option + ': ' if option else ''}a byte size must be positive, "
+                             f"got {text!r}")
     return value
 
 
-def parse_byte_list(text: str) -> list[int]:
+def parse_byte_list(text: str, option: str = "") -> list[int]:
     """Parse a comma-separated list of byte sizes.
 
     >>> parse_byte_list("1GiB,8GiB")
     [1073741824, 8589934592]
     """
-    sizes = [parse_bytes(part) for part in text.split(",") if part.strip()]
+    sizes = [parse_bytes(part, option) for part in text.split(",") if part.strip()]
     if not sizes:
-        raise ParameterError(f"no byte sizes in {text!r}; write e.g. 1GiB,8GiB")
+        raise ParameterError(f"{option + ': ' if option else ''}no byte sizes in {text!r}; write "
+                             "e.g. 1GiB,8GiB")
     return sizes
 
 

@@ -48,4 +48,8 @@ def summary(spec: dict[str, Any], out: str) -> str:
     ]
     if top:
         lines.append(f"  top cohort {top['cohort']!r}: {top['hit_share']:.1%} of hits")
+    pack = spec["pack_order"]
+    if pack["truncated"] and not pack["sidecar"]:
+        lines.append(f"  note: the JSON inlines {len(pack['inline'])} of {pack['keys']} pack-order "
+                     "entries; pass --pack-order-out FILE.parquet for all of them")
     return "\n".join(lines)

@@ -157,7 +157,7 @@ def test_empty_log(tmp_path):
         (["--top-k", "0"], "top_k must be a whole number between 1 and 100000"),
         (["--prefix-len", "0"], "prefix_len must be a whole number between"),
         (["--depth", "0", "--delimiter", "."], "depth must be a whole number between"),
-        (["--wave-bytes", "lots"], "cannot read 'lots' as a byte size"),
+        (["--wave-bytes", "lots"], "--wave-bytes: cannot read 'lots' as a byte size"),
         (["--order", "random"], "unknown pack order 'random'"),
         (["--memory-limit", "plenty"], "cannot set memory_limit"),
         (["--reuse-sample", "2"], "reuse sample rate"),
@@ -171,7 +171,8 @@ def test_empty_log(tmp_path):
         (["--order", "auto", "--page-bits-options", "12,99"], "(bits) must be a whole number"),
         (["--page-bits", "abc"], "Invalid value for '--page-bits'"),
         (["--rank-by", "nope"], "Invalid value for '--rank-by'"),
-        (["--capacity", "0"], "byte size must be positive"),
+        (["--capacity", "0"], "--capacity: a byte size must be positive"),
+        (["--io-cost", "0"], "--io-cost: a byte size must be positive"),
     ],
 )
 def test_parameters_out_of_range(tmp_path, args, message):

@@ -144,6 +144,15 @@ def test_summary_without_sizes_says_so(tmp_path):
     assert "moved, working set" in result.stderr and "pass --size" not in result.stderr
 
 
+def test_summary_says_where_the_rest_of_the_pack_order_is(tmp_path):
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--max-inline", "10", "--out", str(out))
+    assert "inlines 10 of 8482 pack-order entries; pass --pack-order-out" in result.stderr
+    result = run_cli("export", "--max-inline", "10", "--out", str(out), "--pack-order-out",
+                     str(tmp_path / "all.parquet"))
+    assert result.code == 0 and "--pack-order-out" not in result.stderr
+
+
 def test_schema_command_prints_the_schema():
     result = run_cli("schema", "wavespec")
     assert result.code == 0

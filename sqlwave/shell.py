@@ -55,6 +55,13 @@ CREATE OR REPLACE MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
     ELSE k END;
+-- Extents read integer keys as addresses; other keys have no address until they are packed.
+CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
+    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT',
+        'UINTEGER') THEN true
+    ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
+        || '; for other keys the address is the packed offset: sqlwave export writes those extents')
+    END;
 """
 
 
@@ -136,7 +143,7 @@ def shell_sql() -> str:
         _macro("sqlwave_extents", f"{COMMON}, page_bits := 12, key_scale := 1",
                "runs of consecutive pages spanned by integer keys (addresses = key * key_scale)",
                render("extents", src=f"(SELECT CAST(key AS BIGINT) * key_scale AS address, size, "
-                      f"hits, bytes FROM {USAGE_CALL} WHERE key IS NOT NULL AND "
+                      f"hits, bytes FROM {USAGE_CALL} WHERE key IS NOT NULL AND sqlwave_integer_key(key) AND "
                       f"{_whole('page_bits', 0, MAX_BITS)} AND "
                       f"{_whole('key_scale', 1, MAX_KEY_SCALE)})",
                       page_size=page, partition=[])),

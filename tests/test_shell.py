@@ -126,6 +126,8 @@ def test_cli_extents_match_python_on_a_glob_of_two_files(tmp_path):
         ("FROM sqlwave_extents(INTS, key_scale := 0)", "key_scale must be a whole number"),
         ("FROM sqlwave_extents(INTS, page_bits := 41)", "page_bits must be a whole number"),
         ("FROM sqlwave_usage(BLOBS)", "BLOB keys: query a view with lower(hex(key))"),
+        ("FROM sqlwave_extents(LOG)", "sqlwave_extents needs integer keys (addresses or block "
+                                      "ids), not VARCHAR"),
     ],
 )
 def test_shell_macros_refuse_bad_arguments(query, message):

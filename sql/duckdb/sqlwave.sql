@@ -25,6 +25,13 @@ CREATE OR REPLACE MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
     ELSE k END;
+-- Extents read integer keys as addresses; other keys have no address until they are packed.
+CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
+    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT',
+        'UINTEGER') THEN true
+    ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
+        || '; for other keys the address is the packed offset: sqlwave export writes those extents')
+    END;
 
 -- sqlwave_usage: one row per key (hits, bytes, size, first/last position, hash60)
 CREATE OR REPLACE MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
@@ -637,7 +644,7 @@ WITH spans AS (
  + CAST((((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)) AS last_page,
         hits,
         bytes
-    FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))
+    FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_integer_key(key) AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))
 ),
 starts AS (
     SELECT

@@ -3,6 +3,8 @@
     new    pack-order relation (see pack_order.sql) of the current layout
     prev   relation (key, prev_offset, prev_aligned): the previous layout's offsets
     align  SQL expression, the alignment in bytes
+    prev_end  SQL expression, where the previous buffer ended (its last wave's end): keys `prev`
+           does not list (a WaveSpec without its sidecar) may lie anywhere before it
 
     Columns: those of pack_order.sql. A key keeps its previous offset when it still fits in its
     previous slot (aligned size not grown); every other key is appended after the end of the
@@ -17,9 +19,12 @@ WITH joined AS (
     FROM {{ new }} AS n
     LEFT JOIN {{ prev }} AS p ON p.key = n.key
 ),
+listed_end AS (
+    SELECT COALESCE(max(prev_offset + prev_aligned), 0) AS e FROM {{ prev }}
+),
 prev_end AS (
-    SELECT CAST({{ h.align_up('COALESCE(max(prev_offset + prev_aligned), 0)', align) }} AS BIGINT) AS start_at
-    FROM {{ prev }}
+    SELECT CAST({{ h.align_up('CASE WHEN e > (' ~ prev_end ~ ') THEN e ELSE (' ~ prev_end ~ ') END', align) }} AS BIGINT) AS start_at
+    FROM listed_end
 ),
 placed AS (
     SELECT

@@ -18,7 +18,8 @@ DEFAULT_MEMORY_LIMIT = "1GB"
               "Default: the built-in example log.")
 @click.option("--key", "key_col", default="key", show_default=True, help="Key column.")
 @click.option("--size", "size_col", default=None, help="Object size column, in bytes.")
-@click.option("--request-col", default=None, help="Request id column: requests for the co-access layouts and --order auto.")
+@click.option("--request-col", default=None,
+              help="Request id column: requests for the co-access layouts and --order auto.")
 @click.option("--order-by", "order_col", default=None,
               help="Column giving access order (e.g. a timestamp). Default: file order.")
 @click.option("--out", default="wavespec.json", show_default=True, help="WaveSpec JSON to write.")
@@ -93,7 +94,8 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
                                                       "--page-bits-options") or None
     options["io_cost_bytes"] = parse_bytes(options.pop("io_cost"), "--io-cost")
     opts = ExportOptions(
-        wave_bytes=parse_byte_list(wave_bytes, "--wave-bytes") if wave_bytes and wave_bytes != "auto" else None,
+        wave_bytes=(parse_byte_list(wave_bytes, "--wave-bytes")
+                    if wave_bytes and wave_bytes != "auto" else None),
         wave_bytes_auto=wave_bytes == "auto",
         capacity=parse_bytes(capacity, "--capacity") if capacity else None,
         engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},

@@ -85,11 +85,11 @@ def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: Expo
     """The CLI's export on Spark or PostgreSQL: write `out` (and the sidecar), return a summary."""
     import pyarrow.parquet as pq
 
-    from sqlwave.wavespec import dumps, text_writer, write_all_atomic
+    from sqlwave.wavespec import dumps, sidecar_reference, text_writer, write_all_atomic
     from sqlwave.writer import summary
 
-    spec, con = build_with_engine(where, logs, opts, pack_order_out=pack_order_out,
-                                  progress=Progress())
+    named = sidecar_reference(pack_order_out, out) if pack_order_out else None
+    spec, con = build_with_engine(where, logs, opts, pack_order_out=named, progress=Progress())
     try:
         table = pack_order_table(con) if pack_order_out else None
     finally:

@@ -251,7 +251,9 @@ def _pack_section(session: Session, pack: str, opts: ExportOptions, align_bits: 
         f"ORDER BY rank ASC LIMIT {opts.max_inline}",
     )
     stats = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n, "
-                        f"CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS b FROM {pack}")[0]
+                        f"CAST(COALESCE(sum(aligned_size), 0) AS BIGINT) AS b, "
+                        f"CAST(COALESCE(max(byte_offset + aligned_size), 0) AS BIGINT) AS e "
+                        f"FROM {pack}")[0]
     for entry in head:
         entry["key"] = key_value(entry["key"], session.log.key_type)
     return {
@@ -259,6 +261,8 @@ def _pack_section(session: Session, pack: str, opts: ExportOptions, align_bits: 
         "align_bytes": 2**align_bits,
         "keys": int(stats["n"]),
         "total_bytes": int(stats["b"]),
+        # What a loader allocates: a kept --previous layout leaves the slots of departed keys.
+        "buffer_bytes": int(stats["e"]),
         "inline": head,
         "truncated": int(stats["n"]) > len(head),
         "sidecar": sidecar,

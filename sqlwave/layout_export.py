@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlwave.engine import fetch_dicts
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.layout import (
     LayoutParams,
@@ -18,7 +19,6 @@ from sqlwave.layout import (
     tune,
     window_view,
 )
-from sqlwave.layout_eval import bytes_moved
 from sqlwave.session import PACK, Session
 from sqlwave.strategies import LAYOUT_STRATEGIES
 from sqlwave.wavespec import read_json, read_parquet
@@ -87,6 +87,12 @@ def keep_previous(
     learned on the part before it); switch only when the new one has fewer extents per request
     by more than the threshold. Replaces the PACK table with the kept layout otherwise."""
     prev = load_previous(opts.previous, session.log.key_type)
+    if prev["align"] is not None and prev["align"] != params.align:
+        # Kept offsets would break the new alignment, and every key would move anyway.
+        raise ParameterError(
+            f"the previous layout is aligned to {prev['align']} bytes, this export to "
+            f"{params.align}; give --align-bits {int(prev['align']).bit_length() - 1} to keep "
+            "it, or drop --previous")
     session.con.register(PREV, prev["table"])
     lo, hi = position_range(session, log)
     cut = lo + int((hi - lo) * (1 - params.holdout))
@@ -94,12 +100,12 @@ def keep_previous(
     held = window_view(session, log, "sqlwave_layout_prev_held", cut, hi)
     features, bounds = learn(session, fit, "prev", params)
     new_fit = pack(session, features, strategy, params, "sqlwave_layout_prev_new")
-    kept_fit = keep(session, new_fit, params, "sqlwave_layout_prev_kept")
+    kept_fit = keep(session, new_fit, params, prev["end"], "sqlwave_layout_prev_kept")
     new_score = score(session, new_fit, held, params, bounds[0])["extents_mean"]
     old_score = score(session, kept_fit, held, params, bounds[0])["extents_mean"]
-    kept_full = keep(session, PACK, params, "sqlwave_layout_prev_kept_full")
-    moved = bytes_moved(session, kept_full, PACK)
+    kept_full = keep(session, PACK, params, prev["end"], "sqlwave_layout_prev_kept_full")
     switch = _better(new_score, old_score, opts.previous_threshold)
+    moved = _moved(session, PACK)
     if not switch:
         session.con.execute(f"CREATE OR REPLACE TEMP TABLE {PACK} AS SELECT * FROM {kept_full}")
     return {
@@ -111,7 +117,7 @@ def keep_previous(
         "previous_extents_per_request": old_score,
         "new_extents_per_request": new_score,
         "kept": not switch,
-        "bytes_moved": 0 if not switch else moved,
+        "bytes_moved": moved if switch else _moved(session, kept_full),
         "bytes_moved_if_switched": moved,
     }
 
@@ -127,14 +133,25 @@ def _better(new: float | None, old: float | None, threshold: float) -> bool:
     return new < old * (1 - threshold)
 
 
-def keep(session: Session, new: str, params: LayoutParams, table: str) -> str:
-    session.create(table, "layout_keep", new=new, prev=PREV, align=str(params.align))
+def keep(session: Session, new: str, params: LayoutParams, prev_end: int, table: str) -> str:
+    session.create(table, "layout_keep", new=new, prev=PREV, align=str(params.align),
+                   prev_end=str(int(prev_end)))
     return table
+
+
+def _moved(session: Session, layout: str) -> int:
+    """Aligned bytes of the previous layout's keys that `layout` places elsewhere (keys new to
+    this log are loaded either way: they are not moves)."""
+    row = fetch_dicts(session.con, f"SELECT CAST(COALESCE(sum(n.aligned_size), 0) AS BIGINT) AS m "
+                                   f"FROM {layout} AS n JOIN {PREV} AS p ON p.key = n.key "
+                                   "WHERE n.byte_offset <> p.prev_offset")[0]
+    return int(row["m"])
 
 
 def load_previous(path: str, key_type: str) -> dict[str, Any]:
     """The previous layout's offsets: from its pack-order sidecar when there is one, else from
-    the keys the WaveSpec inlines (a warning says when that is not all of them)."""
+    the keys the WaveSpec inlines (a warning says when that is not all of them), and where its
+    buffer ended (new keys go after that, never into a slot an unlisted key may hold)."""
     fix = "pass a file written by `sqlwave export`"
     spec = read_json(path, "the previous WaveSpec", fix)
     section = spec.get("pack_order") if isinstance(spec, dict) else None
@@ -149,8 +166,8 @@ def load_previous(path: str, key_type: str) -> dict[str, Any]:
     if not complete:
         print(
             f"Warning: the previous WaveSpec inlines {len(rows)} of {section.get('keys')} keys and "
-            "its sidecar is missing; the others are placed as new keys (export with "
-            "--pack-order-out to keep them all)",
+            "its sidecar is missing; the others are placed as new keys, after the previous "
+            "buffer's end (export with --pack-order-out to keep them all)",
             file=sys.stderr,
         )
     import pyarrow as pa  # only with --previous: plain exports never load pyarrow
@@ -166,18 +183,56 @@ def load_previous(path: str, key_type: str) -> dict[str, Any]:
     return {
         "table": table,
         "strategy": section.get("strategy"),
+        "align": section.get("align_bytes") if isinstance(section.get("align_bytes"), int) else None,
+        "end": _buffer_end(spec, rows),
         "keys": len(rows),
         "complete": complete,
     }
 
 
+def _buffer_end(spec: dict[str, Any], rows: list[dict[str, Any]]) -> int:
+    """Where the previous buffer ends: its last wave's end covers every key, listed or not."""
+    ends = [int(r["byte_offset"]) + int(r["aligned_size"]) for r in rows]
+    waves = spec.get("waves")
+    if isinstance(waves, list):
+        ends += [int(w["end_offset"]) for w in waves
+                 if isinstance(w, dict) and isinstance(w.get("end_offset"), int)]
+    return max(ends, default=0)
+
+
 def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """The sidecar's rows when it is found and belongs to this WaveSpec, else the inline ones.
+
+    The sidecar is named relative to the WaveSpec's folder (older WaveSpecs: to the folder the
+    export ran in; failing both, the WaveSpec's folder and the file name)."""
     sidecar = section.get("sidecar")
+    inline = list(section.get("inline", []))
     if sidecar:
-        for candidate in (Path(sidecar), Path(path).parent / Path(sidecar).name):
-            if candidate.is_file():
-                cols = ["key", "byte_offset", "aligned_size"]
-                table = read_parquet(candidate, "the previous pack order", "give the sidecar "
-                                     "its export wrote (--pack-order-out), or remove it", cols)
-                return table.to_pylist(), True
-    return list(section.get("inline", [])), not section.get("truncated", False)
+        here = Path(path).parent
+        wrong: list[str] = []
+        for candidate in dict.fromkeys([here / sidecar, Path(sidecar), here / Path(sidecar).name]):
+            if not candidate.is_file():
+                continue
+            cols = ["key", "byte_offset", "aligned_size"]
+            rows = read_parquet(candidate, "the previous pack order", "give the sidecar its "
+                                "export wrote (--pack-order-out), or remove it", cols).to_pylist()
+            reason = _mismatch(rows, section, inline)
+            if reason is None:
+                return rows, True
+            wrong.append(f"{str(candidate)!r} ({reason})")
+        if wrong:
+            raise InputError(f"the previous WaveSpec's sidecar {' or '.join(wrong)} is not the "
+                             "one its export wrote; give that WaveSpec's own sidecar beside it")
+    return inline, not section.get("truncated", False)
+
+
+def _mismatch(rows: list[dict[str, Any]], section: dict[str, Any],
+              inline: list[dict[str, Any]]) -> str | None:
+    """Why a sidecar's rows are not this WaveSpec's pack order (None when they are)."""
+    if len(rows) != section.get("keys"):
+        return f"{len(rows)} rows for {section.get('keys')} keys"
+    cols = ("key", "byte_offset", "aligned_size")
+    for entry, row in zip(inline, rows, strict=False):
+        if any(entry.get(c) != row[c] for c in cols):
+            return f"rank {entry.get('rank')} differs"
+    return None

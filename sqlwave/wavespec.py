@@ -115,6 +115,18 @@ def read_parquet(path: str | os.PathLike[str], what: str, fix: str,
         raise InputError(f"cannot read {where}: {reason}; {fix}") from e
 
 
+def sidecar_reference(sidecar: str, out: str) -> str:
+    """How a WaveSpec written to `out` names its sidecar: relative to the WaveSpec's folder, so
+    that a loader finds it from the JSON alone, wherever it runs (an absolute path stays).
+
+    >>> sidecar_reference("out/s.pack.parquet", "out/s.json")
+    's.pack.parquet'
+    """
+    if os.path.isabs(sidecar):
+        return sidecar
+    return os.path.relpath(os.path.abspath(sidecar), os.path.dirname(os.path.abspath(out)))
+
+
 def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) -> None:
     """Fail before any work when an output cannot be written: an empty name, a folder, a parent
     that is a file or not writable, two outputs at one path, or an output that is an input.

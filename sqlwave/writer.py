@@ -11,13 +11,13 @@ from sqlwave.export_options import ExportOptions
 from sqlwave.log import is_integer_column
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import dumps, text_writer, write_all_atomic
+from sqlwave.wavespec import dumps, sidecar_reference, text_writer, write_all_atomic
 
 
 def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:
     """Run the export and write `out` (and the sidecar); return a one-paragraph summary."""
-    spec, session = build_wave_spec(logs, opts, pack_order_out=pack_order_out,
-                                    progress=Progress())
+    named = sidecar_reference(pack_order_out, out) if pack_order_out else None
+    spec, session = build_wave_spec(logs, opts, pack_order_out=named, progress=Progress())
     text = dumps(spec)
     con = session.con
 

@@ -244,3 +244,97 @@ def test_previous_with_a_bad_sidecar(sidecar: str, message: str, request_log: Pa
                           str(tmp_path / "new.json"))
     assert code == 1 and err.startswith("Error: ") and message in err, err
     assert not (tmp_path / "new.json").exists()
+
+
+def _offsets(spec: dict[str, object], sidecar: Path | None = None) -> dict[object, tuple[int, int]]:
+    rows = (pq.read_table(sidecar).to_pylist() if sidecar else
+            spec["pack_order"]["inline"])  # type: ignore[index]
+    return {r["key"]: (r["byte_offset"], r["aligned_size"]) for r in rows}
+
+
+def test_previous_sidecar_is_found_beside_its_wavespec_not_in_the_working_folder(
+        request_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two exports with a sidecar of the same name in different folders: a re-export run from the
+    # other folder must read the previous WaveSpec's own sidecar (it read the working folder's).
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    export(request_log, Path("spec.json"), "--order", "first-touch", "--pack-order-out",
+           "pack.parquet")
+    monkeypatch.chdir(tmp_path / "b")
+    old = export(request_log, Path("spec.json"), "--order", "hot", "--pack-order-out", "pack.parquet",
+                 "--max-inline", "3")
+    assert old["pack_order"]["sidecar"] == "pack.parquet"
+    monkeypatch.chdir(tmp_path / "a")
+    new = export(request_log, tmp_path / "c.json", "--order", "hot", "--previous",
+                 str(tmp_path / "b" / "spec.json"), "--previous-threshold", "0.99")
+    assert new["layout"]["previous"]["keys"] == old["pack_order"]["keys"]
+    assert _offsets(new, None).items() <= _offsets(old, tmp_path / "b" / "pack.parquet").items()
+    # A sidecar that is not the WaveSpec's own is refused, not used.
+    (tmp_path / "b" / "pack.parquet").write_bytes((tmp_path / "a" / "pack.parquet").read_bytes())
+    code, _, err = invoke("export", "--logs", str(request_log), "--size", "size", "--previous",
+                          str(tmp_path / "b" / "spec.json"), "--out", str(tmp_path / "d.json"))
+    assert code == 1 and "is not the one its export wrote" in err, err
+
+
+def test_sidecar_is_named_relative_to_the_wavespec(request_log: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = export(request_log, Path("out/s.json"), "--pack-order-out", "out/s.pack.parquet")
+    assert spec["pack_order"]["sidecar"] == "s.pack.parquet"
+    spec = export(request_log, Path("s.json"), "--pack-order-out", str(tmp_path / "x.parquet"))
+    assert spec["pack_order"]["sidecar"] == str(tmp_path / "x.parquet")
+
+
+def test_previous_with_another_alignment_is_refused(request_log: Path, tmp_path: Path) -> None:
+    export(request_log, tmp_path / "a.json", "--align-bits", "9", "--pack-order-out",
+           str(tmp_path / "a.parquet"))
+    code, _, err = invoke("export", "--logs", str(request_log), "--size", "size", "--previous",
+                          str(tmp_path / "a.json"), "--out", str(tmp_path / "b.json"))
+    assert code == 1 and "aligned to 512 bytes, this export to 4096" in err, err
+    assert "--align-bits 9" in err
+
+
+def test_previous_without_sidecar_places_new_keys_after_the_old_buffer(request_log: Path,
+                                                                       tmp_path: Path) -> None:
+    # Keys the previous WaveSpec did not inline may sit anywhere in its buffer: nothing new may
+    # be placed there (they were placed after the last inlined key, over other keys' slots).
+    full = export(request_log, tmp_path / "full.json", "--order", "first-touch",
+                  "--pack-order-out", str(tmp_path / "full.parquet"))
+    export(request_log, tmp_path / "small.json", "--order", "first-touch", "--max-inline", "5")
+    new = export(request_log, tmp_path / "new.json", "--order", "hot", "--previous",
+                 str(tmp_path / "small.json"), "--previous-threshold", "0.99",
+                 "--max-inline", "1000")
+    prev = new["layout"]["previous"]
+    assert prev["kept"] and not prev["complete"] and prev["keys"] == 5
+    end = max(w["end_offset"] for w in full["waves"])
+    old = _offsets(full, tmp_path / "full.parquet")
+    for key, (offset, _) in _offsets(new).items():
+        assert offset == old[key][0] or offset >= end
+    assert new["pack_order"]["buffer_bytes"] > new["pack_order"]["total_bytes"]
+
+
+def test_bytes_moved_counts_only_keys_the_previous_layout_had(tmp_path: Path) -> None:
+    first = tmp_path / "first.parquet"
+    second = tmp_path / "second.parquet"
+    keys = [k for r in range(30) for k in (r, r + 100, r + 200)]
+    pq.write_table(pa.table({"key": keys, "size": [4096] * len(keys),
+                             "request_id": [i // 3 for i in range(len(keys))]}), first)
+    # The ten new keys come first: a new first-touch layout puts them at the front.
+    pq.write_table(pa.table({"key": list(range(1000, 1010)) + keys,
+                             "size": [4096] * (len(keys) + 10),
+                             "request_id": [i // 3 for i in range(len(keys) + 10)]}), second)
+    export(first, tmp_path / "a.json", "--order", "hot", "--pack-order-out",
+           str(tmp_path / "a.parquet"))
+    new = export(second, tmp_path / "b.json", "--order", "first-touch", "--previous",
+                 str(tmp_path / "a.json"), "--previous-threshold", "0", "--max-inline", "1000")
+    prev = new["layout"]["previous"]
+    old = _offsets({}, tmp_path / "a.parquet")
+    moved = sum(size for key, (offset, size) in _offsets(new).items()
+                if key in old and old[key][0] != offset)
+    assert prev["bytes_moved"] == moved
+    if not prev["kept"]:
+        assert prev["bytes_moved_if_switched"] == moved
+    # The ten new keys are loaded either way: at most the 90 old keys' bytes can move (the new
+    # keys were counted too).
+    assert 0 < prev["bytes_moved_if_switched"] <= 90 * 4096

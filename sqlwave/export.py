@@ -91,7 +91,19 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     if layout is not None:
         spec["pack_order"]["strategy"] = layout["strategy"]
         spec["layout"] = layout
+    _warn_overlapping_addresses(log, metrics, extents)
     return spec, session
+
+
+def _warn_overlapping_addresses(log: BoundLog, metrics: dict[str, Any],
+                                extents: dict[str, Any]) -> None:
+    """Objects that do not overlap fit in the pages they cover; integer keys whose objects hold
+    far more bytes than that are block numbers read as byte addresses (--key-scale missing)."""
+    covered = extents["pages"] << extents["page_bits"]
+    if log.key_type == "integer" and log.has_size and metrics["unique_bytes"] > 2 * covered:
+        print(f"Warning: the objects hold {metrics['unique_bytes'] / max(covered, 1):.0f}x the "
+              "bytes of the pages their addresses cover, so most of them overlap; if the keys "
+              "are block numbers, give --key-scale (bytes per key unit)", file=sys.stderr)
 
 
 def _sections(session: Session, opts: ExportOptions, align_bits: int,

@@ -153,6 +153,19 @@ def test_summary_says_where_the_rest_of_the_pack_order_is(tmp_path):
     assert result.code == 0 and "--pack-order-out" not in result.stderr
 
 
+def test_block_numbers_without_key_scale_are_flagged(tmp_path):
+    # 4 KiB objects at keys 0, 1, 2, ...: as byte addresses they overlap; as 4 KiB blocks they
+    # do not. Only the first is worth a warning.
+    log = tmp_path / "blocks.parquet"
+    pq.write_table(pa.table({"key": list(range(300)) * 2, "size": [4096] * 600}), log)
+    out = tmp_path / "ws.json"
+    result = run_cli("export", "--logs", str(log), "--size", "size", "--out", str(out))
+    assert result.code == 0 and "give --key-scale" in result.stderr, result.stderr
+    result = run_cli("export", "--logs", str(log), "--size", "size", "--key-scale", "4096",
+                     "--out", str(out))
+    assert result.code == 0 and "Warning" not in result.stderr, result.stderr
+
+
 def test_schema_command_prints_the_schema():
     result = run_cli("schema", "wavespec")
     assert result.code == 0

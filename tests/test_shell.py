@@ -155,6 +155,19 @@ def test_shell_extents_of_int32_keys_do_not_overflow():
     assert rows == [(1250000, 1250000)]
 
 
+@pytest.mark.parametrize("kind", ["UBIGINT", "HUGEINT", "INTEGER"])
+def test_shell_extents_take_every_integer_key_type(kind):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    con.execute(f"CREATE TABLE k AS SELECT CAST(i AS {kind}) AS key, 4096 AS size "
+                "FROM (VALUES (1), (2), (3), (100)) t(i)")
+    rows = con.execute("SELECT first_page, last_page FROM sqlwave_extents('k', key_scale := 4096) "
+                       "ORDER BY first_page").fetchall()
+    assert rows == [(1, 3), (100, 100)]
+
+
 def test_python_package_loads_the_shell_file_too():
     import duckdb
 

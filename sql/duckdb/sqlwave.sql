@@ -27,8 +27,8 @@ CREATE OR REPLACE MACRO sqlwave_key(k) AS
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
 CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
-    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT',
-        'UINTEGER') THEN true
+    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
+        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN true
     ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
         || '; for other keys the address is the packed offset: sqlwave export writes those extents')
     END;

@@ -138,8 +138,12 @@ def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
         for name in names:
             if owner != engine and given(name):
                 option = "--" + name.replace("_", "-")
-                raise ParameterError(f"{option} is for --engine {owner}, not {engine}; "
-                                     f"{'add --engine ' + owner if engine == 'duckdb' else 'drop it'}")
+                how = (f"add --engine {owner}" if not given("engine") else
+                       f"drop it, or use --engine {owner}")
+                raise ParameterError(f"{option} is for --engine {owner}, not {engine}; {how}")
+    if engine != "duckdb" and given("previous"):
+        raise ParameterError(f"--previous runs on DuckDB only, not --engine {engine}; export "
+                             "with the default engine to keep a layout, or drop --previous")
     if reuse_exact and given("reuse_sample"):
         raise ParameterError("give --reuse-exact or --reuse-sample, not both")
 

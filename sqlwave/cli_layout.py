@@ -56,7 +56,9 @@ from sqlwave.cli import handle_errors
     help="With --page-bits-options: bytes one extent (I/O) costs.",
 )
 @click.option(
+    "--request-window",
     "--window",
+    "window",
     type=int,
     default=16,
     show_default=True,

@@ -49,6 +49,10 @@ def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions
         # PostgreSQL lack; it has not been ported to the portable subset yet.
         raise ParameterError(f"--wave-bytes auto runs on DuckDB only, not --engine {where.engine}; "
                              "give explicit budgets (--wave-bytes 1GiB,8GiB) or drop --engine")
+    if opts.previous is not None:
+        # Keeping a layout registers the old offsets as a local table, which only DuckDB has.
+        raise ParameterError(f"--previous runs on DuckDB only, not --engine {where.engine}; "
+                             "export with the default engine to keep a layout, or drop --previous")
     if where.engine == "spark":
         from sqlwave.spark_engine import SparkEngine, bind_spark
 

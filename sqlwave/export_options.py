@@ -71,6 +71,9 @@ class ExportOptions:
         fraction("previous_threshold", self.previous_threshold, 0, 1, high_open=True)
         if self.wave_bytes is not None:
             whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
+            if not self.wave_bytes:
+                raise ParameterError("wave budgets (bytes) must not be an empty list; give None "
+                                     "for the defaults")
         if not isinstance(self.wave_bytes_auto, bool):
             raise ParameterError(f"wave_bytes_auto must be True or False, got {self.wave_bytes_auto!r}")
         if self.wave_bytes_auto and self.wave_bytes:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlwave.checks import whole
-from sqlwave.engine import connect, fetch_dicts, literal
+from sqlwave.engine import connect, fetch_dicts, literal, quote
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.layout import (
     PROXIES,
@@ -39,7 +39,7 @@ def evaluate_layout(
     """Split by access order, learn each layout on the training part, judge on the test part.
 
     With `guess_size` and no `size_col`, a column named `size` gives the sizes when it is an
-    integer column with a value in some file (the ARC OLTP trace has an all-NULL one).
+    integer column with a size >= 0 for every access (the ARC OLTP trace has an all-NULL one).
 
     >>> import pyarrow as pa
     >>> log = pa.table({"key": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3], "request_id": [0] * 3
@@ -81,18 +81,20 @@ def _session(
 ) -> Session:
     con = connect(**(engine or {}))
     log = bind_log(con, logs, key_col, size_col, request_col)
-    if guess_size and size_col is None and _has_sizes(con, log):
+    if guess_size and size_col is None and _has_sizes(con, log, key_col):
         log = bind_log(con, logs, key_col, "size", request_col)
     return Session(con, log)
 
 
-def _has_sizes(con: Any, log: BoundLog) -> bool:
-    """Whether the log (every file of it) has an integer `size` column with a value."""
-    if not is_integer_column(log, "size"):
+def _has_sizes(con: Any, log: BoundLog, key_col: str) -> bool:
+    """Whether the log has an integer `size` column that holds a byte count >= 0 for every access
+    with a key, in every file. Anything less is no guess: an error about NULL or negative sizes
+    would name a column the user never gave."""
+    if key_col == "size" or not is_integer_column(log, "size"):
         return False
-    row = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {RAW_VIEW} WHERE \"size\" IS NOT NULL "
-                      "LIMIT 1) AS s").fetchall()
-    return bool(row[0][0])
+    row = fetch_dicts(con, f"SELECT count(*) AS n, count(\"size\") AS sized, min(\"size\") AS low "
+                           f"FROM {RAW_VIEW} WHERE {quote(key_col)} IS NOT NULL")[0]
+    return bool(row["n"]) and row["n"] == row["sized"] and row["low"] >= 0
 
 
 def _cohort_params(session: Session, params: LayoutParams) -> None:

@@ -38,6 +38,8 @@ def export_pack(session: Session, opts: Any, align_bits: int,
             f"{', '.join(LAYOUT_STRATEGIES)}." + did_you_mean(opts.order, LAYOUT_STRATEGIES)
         )
     params = _params(session, opts, align_bits, wave_bytes)
+    # Read and checked before any work: a previous layout this export cannot keep fails fast.
+    prev = load_previous(opts.previous, session.log.key_type, params.align) if opts.previous else None
     log = prepare_log(session, remap=False, window=params.window)
     info: dict[str, Any] = {"order": opts.order}
     strategy = opts.order
@@ -50,8 +52,8 @@ def export_pack(session: Session, opts: Any, align_bits: int,
     features, _ = learn(session, log, "full", params)
     pack(session, features, strategy, params, PACK)
     info["strategy"] = strategy
-    if opts.previous is not None:
-        info["previous"] = previous = keep_previous(session, log, strategy, params, opts)
+    if prev is not None:
+        info["previous"] = previous = keep_previous(session, log, strategy, params, opts, prev)
         if previous["kept"] and previous["strategy"]:
             # The layout in force is the previous one (new keys after it): name its strategy.
             info["strategy"] = previous["strategy"]
@@ -81,18 +83,13 @@ def _params(session: Session, opts: Any, align_bits: int,
 
 
 def keep_previous(
-    session: Session, log: str, strategy: str, params: LayoutParams, opts: Any
+    session: Session, log: str, strategy: str, params: LayoutParams, opts: Any,
+    prev: dict[str, Any],
 ) -> dict[str, Any]:
-    """Score the previous layout against the new one on the last part of the log (the new one
-    learned on the part before it); switch only when the new one has fewer extents per request
-    by more than the threshold. Replaces the PACK table with the kept layout otherwise."""
-    prev = load_previous(opts.previous, session.log.key_type)
-    if prev["align"] is not None and prev["align"] != params.align:
-        # Kept offsets would break the new alignment, and every key would move anyway.
-        raise ParameterError(
-            f"the previous layout is aligned to {prev['align']} bytes, this export to "
-            f"{params.align}; give --align-bits {int(prev['align']).bit_length() - 1} to keep "
-            "it, or drop --previous")
+    """Score the previous layout (load_previous) against the new one on the last part of the
+    log (the new one learned on the part before it); switch only when the new one has fewer
+    extents per request by more than the threshold. Replaces the PACK table with the kept
+    layout otherwise."""
     session.con.register(PREV, prev["table"])
     lo, hi = position_range(session, log)
     cut = lo + int((hi - lo) * (1 - params.holdout))
@@ -148,25 +145,32 @@ def _moved(session: Session, layout: str) -> int:
     return int(row["m"])
 
 
-def load_previous(path: str, key_type: str) -> dict[str, Any]:
+def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
     """The previous layout's offsets: from its pack-order sidecar when there is one, else from
     the keys the WaveSpec inlines (a warning says when that is not all of them), and where its
     buffer ended (new keys go after that, never into a slot an unlisted key may hold)."""
     fix = "pass a file written by `sqlwave export`"
     spec = read_json(path, "the previous WaveSpec", fix)
     section = spec.get("pack_order") if isinstance(spec, dict) else None
-    if not isinstance(section, dict):
-        raise InputError(f"the previous WaveSpec {path!r} has no pack order; {fix}")
+    if not isinstance(section, dict) or not _well_formed(spec, section):
+        raise InputError(f"the previous WaveSpec {path!r} has no well-formed pack order; {fix}")
     if spec.get("source", {}).get("key_type", key_type) != key_type:
         raise InputError(
             f"the previous WaveSpec has {spec['source']['key_type']} keys, this log has "
             f"{key_type} keys; they cannot share a layout"
         )
-    rows, complete = _previous_rows(path, section)
+    old_align = section["align_bytes"]
+    if old_align != align:
+        # Kept offsets would break the new alignment, and every key would move anyway.
+        hint = (f"give --align-bits {old_align.bit_length() - 1} to keep it"
+                if old_align & (old_align - 1) == 0 else "it cannot be kept")
+        raise ParameterError(f"the previous layout is aligned to {old_align} bytes, this export "
+                             f"to {align}; {hint}, or drop --previous")
+    rows, complete = _previous_rows(path, spec, section)
     if not complete:
         print(
             f"Warning: the previous WaveSpec inlines {len(rows)} of {section.get('keys')} keys and "
-            "its sidecar is missing; the others are placed as new keys, after the previous "
+            "its own sidecar is not there; the others are placed as new keys, after the previous "
             "buffer's end (export with --pack-order-out to keep them all)",
             file=sys.stderr,
         )
@@ -183,28 +187,49 @@ def load_previous(path: str, key_type: str) -> dict[str, Any]:
     return {
         "table": table,
         "strategy": section.get("strategy"),
-        "align": section.get("align_bytes") if isinstance(section.get("align_bytes"), int) else None,
         "end": _buffer_end(spec, rows),
         "keys": len(rows),
         "complete": complete,
     }
 
 
+def _well_formed(spec: dict[str, Any], section: dict[str, Any]) -> bool:
+    """The fields a kept layout is built from, with their types (a hand-edited file must give an
+    error, not a wrong layout or a traceback)."""
+    entry_ok = all(isinstance(e, dict) and "key" in e and _whole(e.get("byte_offset"))
+                   and _whole(e.get("aligned_size")) and _whole(e.get("rank"))
+                   for e in section.get("inline", []) or [])
+    waves = spec.get("waves", [])
+    waves_ok = isinstance(waves, list) and all(
+        isinstance(w, dict) and all(_whole(w.get(c)) for c in WAVE_FIELDS) for w in waves)
+    return (isinstance(section.get("inline", []), list) and entry_ok and waves_ok
+            and isinstance(section.get("sidecar"), (str, type(None)))
+            and _whole(section.get("keys")) and _whole(section.get("align_bytes"))
+            and section["align_bytes"] > 0 and isinstance(spec.get("source", {}), dict))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+WAVE_FIELDS = ("keys", "bytes", "hits", "first_rank", "last_rank", "start_offset", "end_offset")
+
+
 def _buffer_end(spec: dict[str, Any], rows: list[dict[str, Any]]) -> int:
     """Where the previous buffer ends: its last wave's end covers every key, listed or not."""
     ends = [int(r["byte_offset"]) + int(r["aligned_size"]) for r in rows]
-    waves = spec.get("waves")
-    if isinstance(waves, list):
-        ends += [int(w["end_offset"]) for w in waves
-                 if isinstance(w, dict) and isinstance(w.get("end_offset"), int)]
+    ends += [int(w["end_offset"]) for w in spec.get("waves", [])]
     return max(ends, default=0)
 
 
-def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+def _previous_rows(path: str, spec: dict[str, Any],
+                   section: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     """The sidecar's rows when it is found and belongs to this WaveSpec, else the inline ones.
 
     The sidecar is named relative to the WaveSpec's folder (older WaveSpecs: to the folder the
-    export ran in; failing both, the WaveSpec's folder and the file name)."""
+    export ran in; failing both, the WaveSpec's folder and the file name). One that is not the
+    WaveSpec's own (a later export of the same name overwrote it) is passed over with a warning:
+    the inline keys are then all that is known, which is safe."""
     sidecar = section.get("sidecar")
     inline = list(section.get("inline", []))
     if sidecar:
@@ -213,26 +238,39 @@ def _previous_rows(path: str, section: dict[str, Any]) -> tuple[list[dict[str, A
         for candidate in dict.fromkeys([here / sidecar, Path(sidecar), here / Path(sidecar).name]):
             if not candidate.is_file():
                 continue
-            cols = ["key", "byte_offset", "aligned_size"]
-            rows = read_parquet(candidate, "the previous pack order", "give the sidecar its "
-                                "export wrote (--pack-order-out), or remove it", cols).to_pylist()
-            reason = _mismatch(rows, section, inline)
+            try:
+                rows = read_parquet(candidate, "the previous pack order", "", SIDECAR_COLUMNS)
+            except InputError as e:
+                wrong.append(f"{str(candidate)!r} ({str(e).rstrip('; ')})")
+                continue
+            reason = _mismatch(rows.to_pylist(), spec, section, inline)
             if reason is None:
-                return rows, True
+                return rows.to_pylist(), True
             wrong.append(f"{str(candidate)!r} ({reason})")
         if wrong:
-            raise InputError(f"the previous WaveSpec's sidecar {' or '.join(wrong)} is not the "
-                             "one its export wrote; give that WaveSpec's own sidecar beside it")
+            print(f"Warning: passed over {' and '.join(wrong)}: not the pack order the previous "
+                  "WaveSpec's export wrote", file=sys.stderr)
     return inline, not section.get("truncated", False)
 
 
-def _mismatch(rows: list[dict[str, Any]], section: dict[str, Any],
+SIDECAR_COLUMNS = ["rank", "key", "byte_offset", "aligned_size", "hits"]
+
+
+def _mismatch(rows: list[dict[str, Any]], spec: dict[str, Any], section: dict[str, Any],
               inline: list[dict[str, Any]]) -> str | None:
-    """Why a sidecar's rows are not this WaveSpec's pack order (None when they are)."""
-    if len(rows) != section.get("keys"):
-        return f"{len(rows)} rows for {section.get('keys')} keys"
-    cols = ("key", "byte_offset", "aligned_size")
+    """Why a sidecar's rows are not this WaveSpec's pack order (None when they are): its row
+    count, its head against the inline entries, and each wave's totals against its rows."""
+    if len(rows) != section["keys"]:
+        return f"{len(rows)} rows for {section['keys']} keys"
     for entry, row in zip(inline, rows, strict=False):
-        if any(entry.get(c) != row[c] for c in cols):
-            return f"rank {entry.get('rank')} differs"
+        if any(entry[c] != row[c] for c in ("rank", "key", "byte_offset", "aligned_size")):
+            return f"rank {entry['rank']} differs"
+    for wave in spec.get("waves", []):
+        part = rows[wave["first_rank"] - 1:wave["last_rank"]]
+        totals = (len(part), sum(r["aligned_size"] for r in part), sum(r["hits"] for r in part),
+                  min((r["byte_offset"] for r in part), default=None),
+                  max((r["byte_offset"] + r["aligned_size"] for r in part), default=None))
+        if totals != tuple(wave[c] for c in ("keys", "bytes", "hits", "start_offset",
+                                            "end_offset")):
+            return f"wave {wave.get('wave')} differs"
     return None

@@ -24,10 +24,11 @@ from sqlwave.errors import InputError
 from sqlwave.safety import NAME_RE, check_query, quiet_parse, require_query
 
 # One name, then optionally a comment of its own: `-- step: tokens  -- per request`.
-_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+?)\s*(?:--.*)?$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)(?:\s+--.*)?\s*$", re.IGNORECASE)
 # Anything else that starts like a directive is refused: read as a comment, a step would lose
 # its name or an input tag would vanish without a word.
-_LOOKS_LIKE_DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:", re.IGNORECASE)
+_LOOKS_LIKE_DIRECTIVE = re.compile(r"^\s*--\s*(inputs?|steps?)\s*:", re.IGNORECASE)
+_OPENERS = re.compile(r"--|/\*|'|\"")
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,13 @@ def parse_pipeline_text(text: str, dialect: str = "duckdb") -> tuple[list[str], 
 def _split(text: str) -> tuple[list[str], list[tuple[str | None, str, int]]]:
     inputs: list[str] = []
     chunks: list[tuple[str | None, str, int]] = [(None, "", 1)]
-    for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        match = _DIRECTIVE.match(line)
-        if not match and _LOOKS_LIKE_DIRECTIVE.match(line):
+    inside: str | None = None  # a string or block comment still open: no directive there
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(keepends=True),
+                                  start=1):
+        sql = inside is None  # the line starts outside any string or comment
+        inside = _open_after(line, inside)
+        match = _DIRECTIVE.match(line) if sql else None
+        if sql and not match and _LOOKS_LIKE_DIRECTIVE.match(line):
             raise InputError(f"line {number}: {line.strip()!r} is not a directive; write "
                              "`-- input: TAG` or `-- step: NAME` (one name, then optionally "
                              "-- a comment)")
@@ -77,6 +82,27 @@ def _split(text: str) -> tuple[list[str], list[tuple[str | None, str, int]]]:
             name, body, start = chunks[-1]
             chunks[-1] = (name, body + line, start)
     return inputs, chunks
+
+
+def _open_after(line: str, state: str | None) -> str | None:
+    """The quote or block comment still open at the end of `line` (', ", /* or None), given the
+    one open at its start. A doubled quote closes and reopens: the same state either way.
+
+    >>> _open_after("SELECT 'a", None), _open_after("b' AS x -- it's", "'"), _open_after("/* x", None)
+    ("'", None, '/*')
+    """
+    i = 0
+    while True:
+        if state is None:
+            found = _OPENERS.search(line, i)
+            if found is None or found.group() == "--":
+                return None
+            state, i = found.group(), found.end()
+            continue
+        end = line.find("*/" if state == "/*" else state, i)
+        if end < 0:
+            return state
+        state, i = None, end + (2 if state == "/*" else 1)
 
 
 def _name(text: str, what: str, line: int) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import sqlglot
 import sqlglot.expressions as exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from sqlwave.errors import UnsafeSqlError, did_you_mean
 
@@ -86,7 +86,11 @@ def quiet_parse(sql: str, dialect: str, where: str = "") -> list[exp.Expr]:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        # A comment after the last `;` parses as a Semicolon node: no statement.
+        return [s for s in sqlglot.parse(sql, read=dialect)
+                if s is not None and not isinstance(s, exp.Semicolon)]
+    except TokenError as e:  # an unterminated string or comment: to callers, SQL that does not parse
+        raise ParseError(str(e)) from e
     except RecursionError as e:
         raise UnsafeSqlError(f"{where}refused SQL nested too deeply to check; simplify it") from e
     finally:

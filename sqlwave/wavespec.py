@@ -124,7 +124,9 @@ def sidecar_reference(sidecar: str, out: str) -> str:
     """
     if os.path.isabs(sidecar):
         return sidecar
-    return os.path.relpath(os.path.abspath(sidecar), os.path.dirname(os.path.abspath(out)))
+    # Real paths: `..` after a linked folder goes where the system goes, and the WaveSpec is
+    # written to the file a link names (write_all_atomic), so its folder is that file's.
+    return os.path.relpath(os.path.realpath(sidecar), os.path.dirname(os.path.realpath(out)))
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) -> None:

@@ -29,7 +29,7 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
     write_all_atomic([(pack_order_out, copy), (out, text_writer(text))] if pack_order_out
                      else [(out, text_writer(text))])
     text = summary(spec, out)
-    if opts.size_col is None and is_integer_column(session.log, "size"):
+    if opts.size_col is None and opts.key_col != "size" and is_integer_column(session.log, "size"):
         text += "\n  note: the log has an integer 'size' column; pass --size size to count bytes"
     return text
 

@@ -163,6 +163,8 @@ LOG3 = pa.table({"key": ["a.b", "a.c", "x.y"], "size": [10, 20000, 30]})
         (lambda: export_wave_spec(LOG3, "key", "size", order=None), "order must be text"),
         (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes=1024), "must be a list"),
         (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes="1GiB"), "must be a list"),
+        (lambda: export_wave_spec(LOG3, "key", "size", wave_bytes=[], order="auto"),
+         "must not be an empty list"),
         (lambda: export_wave_spec(LOG3, "key", "size", reuse_sample="0.5"), "reuse sample rate"),
         (lambda: export_wave_spec(LOG3, "key", "size", reuse_sample=True), "reuse sample rate"),
         (lambda: export_wave_spec(LOG3, "key", "size", request_col=["r"]), "request_col"),

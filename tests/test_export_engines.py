@@ -162,6 +162,8 @@ def test_cli_export_on_spark_and_postgres(spark: Any, pg_dsn: str, tmp_path: Pat
     (["--engine", "postgres", "--dsn", "x", "--table", "t", "--memory-limit", "2GB"],
      "--memory-limit is for --engine duckdb"),
     (["--reuse-exact", "--reuse-sample", "0.5"], "give --reuse-exact or --reuse-sample, not both"),
+    (["--engine", "spark", "--logs", "x.parquet", "--previous", "old.json"],
+     "--previous runs on DuckDB only, not --engine spark"),
 ])
 def test_engine_errors_are_clear(args: list[str], message: str, tmp_path: Path) -> None:
     result = run_cli("export", *args, "--out", str(tmp_path / "x.json"))

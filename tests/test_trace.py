@@ -103,6 +103,9 @@ def test_ast_cache_that_disagrees_with_sql_is_ignored() -> None:
     ("-- input: r", "no SQL step"),
     ("-- input: r\n-- step: per request\nSELECT 1 FROM r", "is not a directive"),
     ("-- input: r s\n-- step: a\nSELECT 1 FROM r", "is not a directive"),
+    ("-- inputs: r\n-- step: a\nSELECT 1 FROM r", "is not a directive"),
+    ("-- input: r\n-- step: a---b\nSELECT 1 FROM r", "bad step name 'a---b'"),
+    ("-- input: r\n-- step: a\nSELECT 'abc AS x FROM r", "does not parse"),
 ])
 def test_pipeline_errors(text: str, message: str) -> None:
     with pytest.raises((InputError, UnsafeSqlError), match=None) as info:
@@ -117,6 +120,20 @@ def test_the_docs_example_pipeline_reads_as_documented() -> None:
     inputs, steps = parse_pipeline_text(example)
     assert inputs == ["requests", "weights"]
     assert [s.name for s in steps] == ["per_request", "problems"]
+
+
+@pytest.mark.parametrize("note", ["-- note", "/* note */"])
+def test_a_comment_after_the_last_semicolon_is_no_statement(note: str) -> None:
+    inputs, steps = parse_pipeline_text(f"-- input: r\n-- step: a\nSELECT 1 AS x FROM r;\n{note}\n")
+    assert [s.name for s in steps] == ["a"]
+
+
+def test_directive_lines_inside_strings_and_comments_are_sql() -> None:
+    text = ("\ufeff-- input: r\n-- step: a\nSELECT 'x\n-- step: about it' AS x FROM r;\n"
+            "/* notes\n-- step: notes about steps\n*/\n-- step: b  -- the last one\nSELECT x FROM a")
+    inputs, steps = parse_pipeline_text(text)
+    assert inputs == ["r"] and [s.name for s in steps] == ["a", "b"]
+    assert "about it" in steps[0].query.sql()
 
 
 def test_inputs_inferred_without_declarations() -> None:

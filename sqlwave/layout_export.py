@@ -239,13 +239,14 @@ def _previous_rows(path: str, spec: dict[str, Any],
             if not candidate.is_file():
                 continue
             try:
-                rows = read_parquet(candidate, "the previous pack order", "", SIDECAR_COLUMNS)
+                rows = read_parquet(candidate, "the previous pack order", "",
+                                    SIDECAR_COLUMNS).to_pylist()
             except InputError as e:
                 wrong.append(f"{str(candidate)!r} ({str(e).rstrip('; ')})")
                 continue
-            reason = _mismatch(rows.to_pylist(), spec, section, inline)
+            reason = _mismatch(rows, spec, section, inline)
             if reason is None:
-                return rows.to_pylist(), True
+                return rows, True
             wrong.append(f"{str(candidate)!r} ({reason})")
         if wrong:
             print(f"Warning: passed over {' and '.join(wrong)}: not the pack order the previous "

@@ -28,7 +28,8 @@ _DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)(?:\s+--.*)?\s*$", re
 # Anything else that starts like a directive is refused: read as a comment, a step would lose
 # its name or an input tag would vanish without a word.
 _LOOKS_LIKE_DIRECTIVE = re.compile(r"^\s*--\s*(inputs?|steps?)\s*:", re.IGNORECASE)
-_OPENERS = re.compile(r"--|/\*|'|\"")
+# What opens a string or comment: E'..' (backslash escapes), $tag$..$tag$, '..', "..", /* */.
+_OPENERS = re.compile(r"--|/\*|\b[Ee]'|'|\"|\$[A-Za-z_]*\$")
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,14 @@ def _split(text: str) -> tuple[list[str], list[tuple[str | None, str, int]]]:
 
 
 def _open_after(line: str, state: str | None) -> str | None:
-    """The quote or block comment still open at the end of `line` (', ", /* or None), given the
-    one open at its start. A doubled quote closes and reopens: the same state either way.
+    """The string or block comment still open at the end of `line` (its opener: ', ", E', a
+    $tag$ or /*; None when none), given the one open at its start. A doubled quote closes and
+    reopens: the same state either way.
 
     >>> _open_after("SELECT 'a", None), _open_after("b' AS x -- it's", "'"), _open_after("/* x", None)
     ("'", None, '/*')
+    >>> _open_after("SELECT $$it's$$ AS x", None) is None
+    True
     """
     i = 0
     while True:
@@ -99,10 +103,20 @@ def _open_after(line: str, state: str | None) -> str | None:
                 return None
             state, i = found.group(), found.end()
             continue
-        end = line.find("*/" if state == "/*" else state, i)
+        end = _closer(line, state, i)
         if end < 0:
             return state
-        state, i = None, end + (2 if state == "/*" else 1)
+        state, i = None, end
+
+
+def _closer(line: str, state: str, start: int) -> int:
+    """Where the string or comment opened by `state` ends in `line` (after its closer), or -1."""
+    if state in ("E'", "e'"):
+        escaped = re.compile(r"(?:[^'\\]|\\.)*'").match(line, start)
+        return escaped.end() if escaped else -1
+    closer = {"/*": "*/", "'": "'", '"': '"'}.get(state, state)  # a $tag$ closes itself
+    end = line.find(closer, start)
+    return end + len(closer) if end >= 0 else -1
 
 
 def _name(text: str, what: str, line: int) -> str:

@@ -118,6 +118,25 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
     """
     query = require_query(root, step)
     names = {n.lower() for n in allowed}
+    _check_tree(query, names, step)
+    # What runs is text generated from this tree. Some nodes print their content raw (a quoted
+    # type name did: CAST(x AS "oid) ... FROM pg_settings --")), so the text must read back as
+    # itself and pass the same checks: DuckDB then runs exactly what was checked.
+    text = runnable_sql(query)
+    again = parse_query(text, "duckdb", step)
+    if runnable_sql(again) != text:
+        raise UnsafeSqlError(f"step {step!r}: refused SQL that does not read back as itself; "
+                             "simplify the query (quoted type names, unusual syntax)")
+    _check_tree(again, names, step)
+    return query
+
+
+def runnable_sql(query: exp.Expr) -> str:
+    """The DuckDB SQL a checked step runs as (comments dropped: they are never run)."""
+    return query.sql(dialect="duckdb", comments=False)
+
+
+def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
     for with_ in query.find_all(exp.With):
         if with_.args.get("recursive"):
             raise UnsafeSqlError(f"step {step!r}: refused WITH RECURSIVE (a replay must end); "
@@ -137,7 +156,9 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
         elif isinstance(node, exp.Var) and not NAME_RE.match(str(node.this)):
             raise UnsafeSqlError(f"step {step!r}: refused raw SQL text {str(node.this)[:40]!r} "
                                  "in the query tree")
-    return query
+        elif isinstance(node, exp.DataType) and node.this == exp.DataType.Type.USERDEFINED:
+            raise UnsafeSqlError(f"step {step!r}: refused type {str(node.args.get('kind'))[:40]!r}; "
+                                 "cast to a built-in type (BIGINT, DOUBLE, VARCHAR, ...)")
 
 
 def _check_table(table: exp.Table, names: set[str], step: str) -> None:

@@ -235,6 +235,7 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     from sqlwave.engine import fetch_arrow, quote
     from sqlwave.plan_estimates import relations_read
     from sqlwave.plan_metrics import build_metrics
+    from sqlwave.safety import runnable_sql
     from sqlwave.sandbox import sandboxed_connection
 
     queries, notes = checked_queries(trace)
@@ -242,7 +243,7 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     _check_binds(trace, binds, used)
     con = sandboxed_connection(binds, threads=threads)
     try:
-        profiles = [_run_step(con, step.name, query.sql(dialect="duckdb"))
+        profiles = [_run_step(con, step.name, runnable_sql(query))
                     for step, query in zip(trace.steps, queries, strict=True)]
         table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)}")
     finally:

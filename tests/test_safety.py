@@ -85,6 +85,12 @@ HOSTILE = [
      "table 'duckdb_views' is neither"),
     ("SELECT * FROM sample USING SAMPLE 1 PERCENT (bernoulli)", "refused a sampling clause"),
     ("SELECT * FROM sample TABLESAMPLE (10 PERCENT)", "refused a sampling clause"),
+    # A quoted type name was printed back raw: the text that ran read pg_settings unchecked.
+    ("SELECT CAST(v AS \"oid) AS m FROM sample UNION ALL SELECT count(*) FROM pg_settings --\") "
+     "AS m FROM sample", "refused type 'oid) AS m FROM sample"),
+    ("SELECT v::\"oid) AS m FROM sample UNION ALL SELECT 1 FROM pg_settings --\" AS m FROM sample",
+     "refused type"),
+    ("SELECT TRY_CAST(v AS \"varint) AS m FROM pg_settings --\") AS m FROM sample", "refused type"),
 ]
 
 
@@ -242,3 +248,12 @@ def test_the_file_watch_would_see_a_write(box: dict[str, str], tmp_path: Path) -
         con.close()
     written = set(snapshot(tmp_path)) - set(before)
     assert written == {box["out"], str(tmp_path / "cwd" / "pwned.csv")}
+
+
+def test_text_that_runs_is_checked_too() -> None:
+    # A node printed raw (here an unquoted identifier made in code) turns the tree's text into
+    # other SQL; the text is parsed and checked again, so it never runs unchecked.
+    column = exp.Column(this=exp.Identifier(this="k FROM pg_settings --", quoted=False))
+    query = exp.select(column).from_("sample")
+    with pytest.raises(UnsafeSqlError, match="pg_settings|does not read back"):
+        check_query(query, ["sample"], "s")

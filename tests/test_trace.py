@@ -128,6 +128,12 @@ def test_a_comment_after_the_last_semicolon_is_no_statement(note: str) -> None:
     assert [s.name for s in steps] == ["a"]
 
 
+@pytest.mark.parametrize("literal", ["$$x'y$$", "$$/*$$", "$q$it's$q$", "E'\\''", "'it''s'"])
+def test_strings_that_hold_quotes_do_not_hide_directives(literal: str) -> None:
+    text = f"-- input: r\n-- step: a\nSELECT {literal} AS x FROM r;\n-- step: b\nSELECT x FROM a"
+    assert [s.name for s in parse_pipeline_text(text)[1]] == ["a", "b"]
+
+
 def test_directive_lines_inside_strings_and_comments_are_sql() -> None:
     text = ("\ufeff-- input: r\n-- step: a\nSELECT 'x\n-- step: about it' AS x FROM r;\n"
             "/* notes\n-- step: notes about steps\n*/\n-- step: b  -- the last one\nSELECT x FROM a")

@@ -21,6 +21,8 @@ from sqlglot.errors import ParseError, TokenError
 from sqlwave.errors import UnsafeSqlError, did_you_mean
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A number as DuckDB reads it whole (sqlglot reads `1e` as one number, DuckDB as `1 e`).
+NUMBER_RE = re.compile(r"^(\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 # Statement kinds that write, read files, change settings or load code; refused wherever they sit.
 _REFUSED_NODES: dict[str, str] = {
@@ -132,8 +134,10 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
 
 
 def runnable_sql(query: exp.Expr) -> str:
-    """The DuckDB SQL a checked step runs as (comments dropped: they are never run)."""
-    return query.sql(dialect="duckdb", comments=False)
+    """The DuckDB SQL a checked step runs as: comments dropped (never run) and every identifier
+    quoted, so that nothing DuckDB reads differently from sqlglot can sit in one (it turns some
+    invisible characters into spaces outside quotes)."""
+    return query.sql(dialect="duckdb", comments=False, identify=True)
 
 
 def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
@@ -156,6 +160,12 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
         elif isinstance(node, exp.Var) and not NAME_RE.match(str(node.this)):
             raise UnsafeSqlError(f"step {step!r}: refused raw SQL text {str(node.this)[:40]!r} "
                                  "in the query tree")
+        elif isinstance(node, exp.Identifier) and not node.quoted and not NAME_RE.match(node.name):
+            raise UnsafeSqlError(f"step {step!r}: refused name {node.name[:40]!r}; write names "
+                                 "with letters, digits and _, or quote them (\"...\")")
+        elif isinstance(node, exp.Literal) and not node.is_string and not NUMBER_RE.match(
+                str(node.this)):
+            raise UnsafeSqlError(f"step {step!r}: refused number {str(node.this)[:40]!r}")
         elif isinstance(node, exp.DataType) and node.this == exp.DataType.Type.USERDEFINED:
             raise UnsafeSqlError(f"step {step!r}: refused type {str(node.args.get('kind'))[:40]!r}; "
                                  "cast to a built-in type (BIGINT, DOUBLE, VARCHAR, ...)")

@@ -91,6 +91,13 @@ HOSTILE = [
     ("SELECT v::\"oid) AS m FROM sample UNION ALL SELECT 1 FROM pg_settings --\" AS m FROM sample",
      "refused type"),
     ("SELECT TRY_CAST(v AS \"varint) AS m FROM pg_settings --\") AS m FROM sample", "refused type"),
+    # DuckDB reads U+200B, U+2060 and U+FEFF outside quotes as spaces, sqlglot as part of a name.
+    ("SELECT k AS a\u200bFROM\u200bsample\u200bUNION\u200bALL\u200bSELECT\u200bsetting"
+     "\u200bFROM\u200bpg_settings", "refused name"),
+    ("SELECT 64 AS m, name\u2060FROM\u2060pg_settings\u2060WHERE\u2060name = 'x'",
+     "refused name"),
+    ("SELECT v FROM sample AS t\ufeffWHERE\ufefftypeof(v)", "refused name"),
+    ("SELECT 1e AS x FROM sample", "refused number '1e'"),
 ]
 
 

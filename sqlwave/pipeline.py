@@ -21,7 +21,7 @@ import sqlglot.expressions as exp
 from sqlglot.errors import ParseError
 
 from sqlwave.errors import InputError
-from sqlwave.safety import NAME_RE, check_query, quiet_parse, require_query
+from sqlwave.safety import NAME_RE, check_query, plain_name, quiet_parse, require_query
 
 # One name, then optionally a comment of its own: `-- step: tokens  -- per request`.
 _DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)(?:\s+--.*)?\s*$", re.IGNORECASE)
@@ -120,9 +120,9 @@ def _closer(line: str, state: str, start: int) -> int:
 
 
 def _name(text: str, what: str, line: int) -> str:
-    if not NAME_RE.match(text):
-        raise InputError(f"line {line}: bad {what} {text!r}; use letters, digits and _ "
-                         "(e.g. requests, gemm_problems)")
+    if not plain_name(text):
+        raise InputError(f"line {line}: bad {what} {text!r}; use letters, digits and _, not a "
+                         "DuckDB system name (e.g. requests, gemm_problems)")
     return text
 
 

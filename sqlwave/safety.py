@@ -21,6 +21,20 @@ from sqlglot.errors import ParseError, TokenError
 from sqlwave.errors import UnsafeSqlError, did_you_mean
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names DuckDB resolves to its own catalog (pg_settings, duckdb_views, sqlite_master, ...): a tag
+# or step may not take one, or an unbound tag of that name would read the system view.
+SYSTEM_NAME_RE = re.compile(r"^(pg_|duckdb_|sqlite_|information_schema$)", re.IGNORECASE)
+
+
+def plain_name(name: str) -> bool:
+    """A name a tag or step may take: letters, digits and _, and not a DuckDB system name.
+
+    >>> plain_name("requests"), plain_name("pg_settings"), plain_name("a b")
+    (True, False, False)
+    """
+    return bool(NAME_RE.match(name)) and not SYSTEM_NAME_RE.match(name)
+
+
 # A number as DuckDB reads it whole (sqlglot reads `1e` as one number, DuckDB as `1 e`).
 NUMBER_RE = re.compile(r"^(\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -51,6 +65,8 @@ _ALLOWED_FUNC_CLASSES = (
     "ConcatWs", "MD5", "Left", "Right", "Replace", "StartsWith", "EndsWith", "Extract",
     "DateTrunc", "TimestampTrunc", "TimeToUnix", "Pad", "Div", "IntDiv", "SafeDivide",
     "DateAdd", "DateDiff", "DateSub", "Exists", "Struct", "Array", "Columns", "Hex",
+    # Boolean connectives are Func subclasses in recent sqlglot (30.x): WHERE a AND b.
+    "And", "Or", "Xor",
 )
 ALLOWED_FUNC_TYPES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, n) for n in _ALLOWED_FUNC_CLASSES if isinstance(getattr(exp, n, None), type))
@@ -150,7 +166,7 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
             raise UnsafeSqlError(f"step {step!r}: refused {_what(node)} inside the query; "
                                  "a step must be one read-only SELECT query")
         if isinstance(node, exp.Table):
-            _check_table(node, names | _ctes_in_scope(node), step)
+            _check_table(node, names | ctes_in_scope(node), step)
         elif isinstance(node, exp.Func):
             _check_function(node, step)
         elif isinstance(node, exp.TableSample):
@@ -199,7 +215,7 @@ def _check_function(node: exp.Func, step: str) -> None:
                          "the allow-list of pure functions (see docs/trace.md)")
 
 
-def _ctes_in_scope(table: exp.Table) -> set[str]:
+def ctes_in_scope(table: exp.Table) -> set[str]:
     """The CTE names a table reference can mean: those of the WITH clauses around it.
 
     A CTE is visible in the body of its query and in the CTEs after it, nowhere else: a name

@@ -18,7 +18,7 @@ import duckdb
 from sqlwave.checks import check_threads
 from sqlwave.engine import _check_parquet, duckdb_path, literal, quote
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.safety import NAME_RE
+from sqlwave.safety import plain_name
 
 
 def sandboxed_connection(binds: Mapping[str, str], threads: int | None = None,
@@ -44,7 +44,7 @@ def sandboxed_connection(binds: Mapping[str, str], threads: int | None = None,
 
 
 def _bound_path(tag: str, path: str) -> str:
-    if not NAME_RE.match(tag):
+    if not plain_name(tag):
         raise ParameterError(f"bad input tag {tag!r}: use letters, digits and _ (e.g. requests)")
     full = os.path.realpath(path)
     if not os.path.isfile(full):

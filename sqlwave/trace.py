@@ -28,7 +28,7 @@ from sqlwave.errors import (
     did_you_mean,
 )
 from sqlwave.plan_metrics import PlanMetrics
-from sqlwave.safety import NAME_RE
+from sqlwave.safety import plain_name
 
 FORMAT = "sqlwave.trace/1"
 SQLGLOT_VERSION = metadata.version("sqlglot")
@@ -119,9 +119,10 @@ def trace_from_dict(data: object) -> Trace:
         raise InputError(f"not a {FORMAT} trace (format: {found!r}); write one with "
                          "`sqlwave trace --sql pipeline.sql --out trace.json`")
     inputs = _str_list(data.get("inputs", []), "inputs")
-    bad = [t for t in inputs if not NAME_RE.match(t)]
+    bad = [t for t in inputs if not plain_name(t)]
     if bad:
-        raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _")
+        raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _ "
+                         "(and no DuckDB system name: pg_*, duckdb_*, sqlite_*)")
     inputs = _default_first(inputs, data.get("default_input"))
     steps = tuple(_step_from_dict(s) for s in _list(data.get("steps"), "steps"))
     version = data.get("sqlglot_version", "unknown")
@@ -197,7 +198,7 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     known = list(trace.inputs)
     queries = []
     for step in trace.steps:
-        if not NAME_RE.match(step.name) or step.name.lower() in {k.lower() for k in known}:
+        if not plain_name(step.name) or step.name.lower() in {k.lower() for k in known}:
             raise InputError(f"bad or repeated step name {step.name!r} in the trace")
         try:
             query = parse_query(step.sql, trace.dialect, step.name)

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from sqlwave.cli import cli
 from sqlwave.commands import register
-from sqlwave.errors import UnsafeSqlError
+from sqlwave.errors import InputError, UnsafeSqlError
 from sqlwave.safety import check_query
 from sqlwave.sandbox import sandboxed_connection
 from sqlwave.trace import (
@@ -185,6 +185,9 @@ def test_sandbox_is_a_second_fence(box: dict[str, str], tmp_path: Path, sql: str
     "SELECT k, CASE WHEN v > 1 THEN 'big' ELSE 'small' END AS size, "
     "coalesce(nullif(v, 0), -1) AS w "
     "FROM sample ORDER BY k ASC NULLS LAST",
+    # AND and OR are Func subclasses in sqlglot 30: they were refused as functions.
+    "SELECT k FROM sample WHERE v > 0 AND v < 5 OR NOT k = 'x'",
+    "SELECT CASE WHEN v > 1 AND k LIKE 'a%' THEN 1 ELSE 0 END AS c FROM sample",
 ])
 def test_pure_constructs_are_allowed(box: dict[str, str], sql: str) -> None:
     trace = Trace(("sample",), (Step("s", sql),))
@@ -264,3 +267,30 @@ def test_text_that_runs_is_checked_too() -> None:
     query = exp.select(column).from_("sample")
     with pytest.raises(UnsafeSqlError, match="pg_settings|does not read back"):
         check_query(query, ["sample"], "s")
+
+
+@pytest.mark.parametrize("tag", ["pg_settings", "duckdb_views", "sqlite_master",
+                                 "information_schema"])
+def test_system_names_cannot_be_tags_or_steps(tag: str, tmp_path: Path) -> None:
+    # An unbound tag of such a name would read DuckDB's own view of that name.
+    trace = {"format": "sqlwave.trace/1", "dialect": "duckdb", "sqlglot_version": "0",
+             "inputs": ["sample", tag], "steps": [{"name": "ok", "sql": "SELECT 1 AS a"}]}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(trace))
+    with pytest.raises(InputError, match="DuckDB system name"):
+        load_trace(path)
+    trace["inputs"], trace["steps"] = ["sample"], [{"name": tag, "sql": "SELECT 1 AS a"}]
+    path.write_text(json.dumps(trace))
+    with pytest.raises(InputError, match="bad or repeated step name"):
+        load_trace(path)
+
+
+def test_a_cte_hides_a_tag_only_where_it_is_in_scope() -> None:
+    # The outer FROM aux reads the input; the CTE named aux inside a subquery does not hide it,
+    # so replay asks for aux to be bound (it was taken as unread, and left to DuckDB to resolve).
+    from sqlwave.plan_estimates import relations_read
+    from sqlwave.safety import parse_query
+
+    query = parse_query("SELECT a FROM aux WHERE a = (SELECT b FROM (WITH aux AS (SELECT 1 AS b) "
+                        "SELECT b FROM aux) AS s)", "duckdb", "s")
+    assert relations_read(query, {"aux", "sample"}) == ["aux"]

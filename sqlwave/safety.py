@@ -20,10 +20,11 @@ from sqlglot.errors import ParseError, TokenError
 
 from sqlwave.errors import UnsafeSqlError, did_you_mean
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would let a final newline in
 # Names DuckDB resolves to its own catalog (pg_settings, duckdb_views, sqlite_master, ...): a tag
 # or step may not take one, or an unbound tag of that name would read the system view.
-SYSTEM_NAME_RE = re.compile(r"^(pg_|duckdb_|sqlite_|information_schema$)", re.IGNORECASE)
+SYSTEM_NAME_RE = re.compile(r"^(pg_|duckdb_|sqlite_|pragma_|information_schema\Z)",
+                            re.IGNORECASE)
 
 
 def plain_name(name: str) -> bool:
@@ -36,7 +37,7 @@ def plain_name(name: str) -> bool:
 
 
 # A number as DuckDB reads it whole (sqlglot reads `1e` as one number, DuckDB as `1 e`).
-NUMBER_RE = re.compile(r"^(\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+NUMBER_RE = re.compile(r"^(\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
 
 # Statement kinds that write, read files, change settings or load code; refused wherever they sit.
 _REFUSED_NODES: dict[str, str] = {
@@ -229,13 +230,20 @@ def ctes_in_scope(table: exp.Table) -> set[str]:
         if isinstance(node, exp.With):  # child is one of its CTEs: the earlier ones are visible
             ctes = node.expressions
             before = next((i for i, cte in enumerate(ctes) if cte is child), len(ctes))
-            names.update(cte.alias.lower() for cte in ctes[:before] if cte.alias)
+            names.update(_cte_names(ctes[:before]))
         elif isinstance(node, exp.Query):
             with_ = node.args.get("with_") or node.args.get("with")
             if with_ is not None and with_ is not child:
-                names.update(cte.alias.lower() for cte in with_.expressions if cte.alias)
+                names.update(_cte_names(with_.expressions))
         child, node = node, node.parent
     return names
+
+
+def _cte_names(ctes: list[exp.Expr]) -> set[str]:
+    """Lower-cased plain CTE names only: DuckDB folds ASCII case alone, and Python's lower()
+    would make the Kelvin sign a 'k' (a CTE "duc<U+212A>db_views" passed `FROM duckdb_views`)."""
+    return {cte.alias.lower() for cte in ctes if isinstance(cte, exp.CTE)
+            and NAME_RE.match(cte.alias)}
 
 
 def _func_name(node: exp.Expr | None) -> str:

@@ -297,3 +297,11 @@ def test_a_cte_hides_a_tag_only_where_it_is_in_scope() -> None:
     query = parse_query("SELECT a FROM aux WHERE a = (SELECT b FROM (WITH aux AS (SELECT 1 AS b) "
                         "SELECT b FROM aux) AS s)", "duckdb", "s")
     assert relations_read(query, {"aux", "sample"}) == ["aux"]
+
+
+def test_the_sql_that_runs_is_ascii_outside_quotes() -> None:
+    from sqlwave.safety import _check_ascii_outside_quotes
+
+    _check_ascii_outside_quotes("SELECT 'é' AS \"ü\" FROM \"sample\"", "s")
+    with pytest.raises(UnsafeSqlError, match="outside quotes, write SQL in ASCII"):
+        _check_ascii_outside_quotes("SELECT ha\u017fh(\"k\") FROM \"sample\"", "s")

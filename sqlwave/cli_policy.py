@@ -62,11 +62,13 @@ def _parse_keys(text: str | None) -> tuple[int, ...] | None:
 @click.option("--chunk-size", type=int, default=256, show_default=True, help="Policies per query.")
 @click.option("--out", default="policies.json", show_default=True, help="policies.json to write.")
 @click.option("--vllm-out", default=None, help="Also write the bare vLLM table (M -> config).")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Seconds the trace's steps may run in all (with --trace).")
 @handle_errors
 def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
            problems: str | None, device: str, grid_path: str | None, previous: str | None,
            threshold: float, m_keys: str | None, chunk_size: int, out: str,
-           vllm_out: str | None) -> None:
+           vllm_out: str | None, timeout: float) -> None:
     """Replay a workload's GEMM problems over a policy grid; write tuned tile policies."""
     from sqlwave.policy import load_device, load_grid
     from sqlwave.replay import TuneOptions, replay_and_tune
@@ -84,7 +86,9 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
         opts.previous = _read_previous(previous)
     if keys := _parse_keys(m_keys):
         opts.m_keys = keys
-    source = _problems_source(trace_path, sample, bound, problems, opts)
+    if not 0 < timeout <= 86_400:
+        raise ParameterError(f"--timeout must be between 0 and 86400 seconds, got {timeout:g}")
+    source = _problems_source(trace_path, sample, bound, problems, opts, timeout)
     doc = replay_and_tune(source, dev, opts)
     _write_outputs(doc, out, vllm_out)
     click.echo(f"wrote {out}: {len(doc['table'])} M buckets, estimated speed-up "
@@ -102,7 +106,7 @@ def _write_outputs(doc: dict[str, Any], out: str, vllm_out: str | None) -> None:
 
 
 def _problems_source(trace_path: str | None, sample: str | None, binds: dict[str, str],
-                     problems: str | None, opts: Any) -> Any:
+                     problems: str | None, opts: Any, timeout: float) -> Any:
     if (trace_path is None) == (problems is None):
         raise ParameterError("give exactly one of --trace (with --sample/--bind) or --problems")
     if problems is not None:
@@ -112,7 +116,7 @@ def _problems_source(trace_path: str | None, sample: str | None, binds: dict[str
     from sqlwave.trace_bridge import problems_from_trace
 
     assert trace_path is not None
-    table, metrics = problems_from_trace(trace_path, sample, binds)
+    table, metrics = problems_from_trace(trace_path, sample, binds, timeout)
     opts.plan_metrics = metrics
     opts.extra["trace"] = {"path": trace_path, "sample": sample, "binds": binds}
     return table

@@ -223,7 +223,17 @@ def _check_table(table: exp.Table, names: set[str], step: str) -> None:
                              + did_you_mean(name, names))
 
 
+# lpad/rpad build their strings outside DuckDB's memory limit: a count of 2e9 asked for 2 GB a row.
+MAX_PAD = 1_000_000
+
+
 def _check_function(node: exp.Func, step: str) -> None:
+    if isinstance(node, exp.Pad):
+        length = node.args.get("expression")
+        if not (isinstance(length, exp.Literal) and not length.is_string
+                and str(length.this).isdigit() and int(str(length.this)) <= MAX_PAD):
+            raise UnsafeSqlError(f"step {step!r}: refused {_func_name(node)}() with a length other "
+                                 f"than a whole number up to {MAX_PAD}")
     if isinstance(node, exp.Anonymous):
         if node.name.lower() in ALLOWED_ANONYMOUS:
             return

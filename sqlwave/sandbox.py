@@ -20,6 +20,8 @@ from sqlwave.engine import _check_parquet, duckdb_path, literal, quote
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.safety import plain_name
 
+SANDBOX_MEMORY = "4GB"
+
 
 def sandboxed_connection(binds: Mapping[str, str], threads: int | None = None,
                          profile: bool = True) -> duckdb.DuckDBPyConnection:
@@ -57,6 +59,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, paths: Mapping[str, str], threads: 
              profile: bool) -> None:
     con.execute("SET python_enable_replacements = false")
     con.execute("SET temp_directory = ''")
+    # A bound on what a hostile step can make DuckDB hold (a chain of self-joins filled 19 GB):
+    # past it the step fails with DuckDB's out-of-memory error. No spill folder, so no spilling.
+    con.execute(f"SET memory_limit = {literal(SANDBOX_MEMORY)}")
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET TimeZone = 'UTC'")  # timestamps with a zone print the same everywhere
     if threads is not None:

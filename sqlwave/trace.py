@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -226,8 +227,11 @@ def _compare_cache(step: Step, trace: Trace, query: exp.Expr, notes: list[str]) 
         notes.append(f"step {step.name!r}: AST cache does not match its SQL; ignored")
 
 
-def replay_trace(trace: Trace, binds: dict[str, str],
-                 threads: int | None = None) -> tuple[pa.Table, PlanMetrics]:
+REPLAY_TIMEOUT_S = 600.0
+
+
+def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None,
+                 timeout: float = REPLAY_TIMEOUT_S) -> tuple[pa.Table, PlanMetrics]:
     """Run every step in the sandbox; return the last step's rows and the plan metrics.
 
     `binds` maps input tags to Parquet files. Counters from DuckDB's profiler are kept next to
@@ -243,11 +247,16 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
     _check_binds(trace, binds, used)
     con = sandboxed_connection(binds, threads=threads)
+    # A step that may never end (a chain of cross joins over constants) is stopped: DuckDB
+    # interrupts the running query when the timer fires.
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.start()
     try:
-        profiles = [_run_step(con, step.name, runnable_sql(query))
+        profiles = [_run_step(con, step.name, runnable_sql(query), timer, timeout)
                     for step, query in zip(trace.steps, queries, strict=True)]
         table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)}")
     finally:
+        timer.cancel()
         con.close()
     if any(p is None for p in profiles):
         notes.append("this DuckDB gave no JSON profile: measured counters left out")
@@ -255,7 +264,8 @@ def replay_trace(trace: Trace, binds: dict[str, str],
     return table, build_metrics(trace, queries, binds, kept, notes)
 
 
-def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
+def _run_step(con: Any, name: str, sql: str, timer: threading.Timer,
+              timeout: float) -> dict[str, Any] | None:
     """Materialise one step as a temp table; its profiler counters (None if unavailable)."""
     import duckdb
 
@@ -268,6 +278,9 @@ def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
     try:
         con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
     except duckdb.Error as e:
+        if timer.finished.is_set():
+            raise SqlwaveError(f"step {name!r} was stopped: the replay ran past its time limit "
+                               f"of {timeout:g} s (--timeout)") from e
         raise SqlwaveError(f"step {name!r} failed on the sample: {first_line(e)}") from e
     counters = operator_counters(con)
     if counters is not None:

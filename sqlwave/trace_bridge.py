@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 
 
-def problems_from_trace(trace_path: str, sample: str | None,
-                        binds: dict[str, str]) -> tuple[pa.Table, dict[str, Any]]:
+def problems_from_trace(trace_path: str, sample: str | None, binds: dict[str, str],
+                        timeout: float = 600.0) -> tuple[pa.Table, dict[str, Any]]:
     """(last step rows, plan metrics as JSON) of a trace replayed on bound Parquet samples.
 
     `sample` binds the trace's default input tag (its first `-- input:`), `binds` the others.
@@ -24,5 +24,5 @@ def problems_from_trace(trace_path: str, sample: str | None,
     bound = dict(binds)
     if sample is not None:
         bound[trace.default_tag] = sample
-    table, metrics = replay_trace(trace, bound)
+    table, metrics = replay_trace(trace, bound, timeout=timeout)
     return table, dict(metrics_to_dict(metrics))

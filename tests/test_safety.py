@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from sqlwave.cli import cli
 from sqlwave.commands import register
-from sqlwave.errors import InputError, UnsafeSqlError
+from sqlwave.errors import InputError, SqlwaveError, UnsafeSqlError
 from sqlwave.safety import check_query
 from sqlwave.sandbox import sandboxed_connection
 from sqlwave.trace import (
@@ -98,6 +98,9 @@ HOSTILE = [
      "refused name"),
     ("SELECT v FROM sample AS t\ufeffWHERE\ufefftypeof(v)", "refused name"),
     ("SELECT 1e AS x FROM sample", "refused number '1e'"),
+    # lpad/rpad allocate outside DuckDB's memory limit: 2e9 characters a row.
+    ("SELECT lpad(k, 2000000000, 'x') AS p FROM sample", "refused pad()"),
+    ("SELECT rpad(k, v, 'x') AS p FROM sample", "refused pad()"),
     # Python lower-cases the Kelvin sign U+212A to 'k', DuckDB does not: no CTE of that name.
     ("WITH \"duc\u212adb_views\" AS (SELECT 1 AS x) SELECT sql FROM duckdb_views",
      "table 'duckdb_views' is neither"),
@@ -305,3 +308,20 @@ def test_the_sql_that_runs_is_ascii_outside_quotes() -> None:
     _check_ascii_outside_quotes("SELECT 'é' AS \"ü\" FROM \"sample\"", "s")
     with pytest.raises(UnsafeSqlError, match="outside quotes, write SQL in ASCII"):
         _check_ascii_outside_quotes("SELECT ha\u017fh(\"k\") FROM \"sample\"", "s")
+
+
+def test_a_step_that_would_not_end_is_stopped(box: dict[str, str]) -> None:
+    # 10^12 rows from constants: bounded by no input, stopped by the time limit.
+    digits = "(VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9))"
+    joins = ", ".join(f"{digits} AS t{i}(d{i})" for i in range(12))
+    total = " + ".join(f"d{i}" for i in range(12))
+    trace = Trace(("sample",), (Step("ok", "SELECT k FROM sample"),
+                                Step("slow", f"SELECT sum(hash({total})) AS h FROM {joins}")))
+    with pytest.raises(SqlwaveError, match="ran past its time limit of 1 s"):
+        replay_trace(trace, {"sample": box["sample"]}, timeout=1)
+
+
+def test_the_sandbox_bounds_memory() -> None:
+    con = sandboxed_connection({})
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert limit is not None and "GiB" in str(limit[0]) and float(str(limit[0]).split()[0]) < 5

@@ -46,6 +46,10 @@ def read_problems(source: pa.Table | str) -> pa.Table:
     return source
 
 
+# Scoring is per problem and policy: 10^6 distinct problems kept a replay busy for minutes.
+MAX_PROBLEMS = 100_000
+
+
 def problem_weights(source: pa.Table) -> dict[ProblemKey, float]:
     """Checked problems: distinct (m, n, k, dtype) -> summed weight (a missing weight counts 1).
 
@@ -69,6 +73,10 @@ def problem_weights(source: pa.Table) -> dict[ProblemKey, float]:
             parts[key].append(_weight(w))
         except InputError as e:
             raise InputError(f"problem row {i + 1} (m={m!r}, n={n!r}, k={k!r}): {e}") from e
+        if len(parts) > MAX_PROBLEMS:
+            raise InputError(f"more than {MAX_PROBLEMS:,} distinct problems (m, n, k, dtype); "
+                             "each is scored against every policy: bucket the sizes first "
+                             "(e.g. round m up to a power of two) and sum their weights")
     return {key: _total(key, ws) for key, ws in parts.items()}
 
 

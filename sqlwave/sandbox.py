@@ -11,13 +11,16 @@ Python replacement scans are off so a table name can never resolve to a Python v
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import duckdb
 
 from sqlwave.checks import check_threads
 from sqlwave.engine import _check_parquet, duckdb_path, literal, quote
-from sqlwave.errors import InputError, ParameterError
+from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.safety import plain_name
 
 SANDBOX_MEMORY = "4GB"
@@ -85,3 +88,43 @@ def _lock(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
+
+
+T = TypeVar("T")
+
+
+def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: float,
+                running: Callable[[], str]) -> T:
+    """work() on a worker thread, within `timeout` seconds. The calling thread keeps the
+    signals and the clock: on Ctrl-C or SIGTERM (the CLI raises KeyboardInterrupt for both),
+    or past the deadline, it interrupts DuckDB until the worker stops. One timer would not do:
+    DuckDB drops an interrupt that comes between two queries, and a signal handler cannot run
+    while the main thread waits inside DuckDB."""
+    done: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: a signal during join marks a live thread dead
+
+    def target() -> None:
+        try:
+            done["result"] = work()
+        except BaseException as e:  # re-raised on the calling thread
+            done["error"] = e
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="sqlwave-replay", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not finished.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                break
+        timed_out = not finished.is_set()
+    finally:  # past the deadline, or a signal's exception on its way up: stop DuckDB first
+        while not finished.is_set():
+            con.interrupt()
+            finished.wait(0.05)
+    if timed_out:
+        raise SqlwaveError(f"step {running()!r} was stopped: the replay ran past its time limit "
+                           f"of {timeout:g} s (--timeout)")
+    if "error" in done:
+        raise done["error"]  # type: ignore[misc]
+    return done["result"]  # type: ignore[return-value]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -228,6 +227,8 @@ def _compare_cache(step: Step, trace: Trace, query: exp.Expr, notes: list[str]) 
 
 
 REPLAY_TIMEOUT_S = 600.0
+# The tuner holds each problem in Python: a last step of 10^6 distinct rows ran for minutes.
+MAX_RESULT_ROWS = 1_000_000
 
 
 def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None,
@@ -241,22 +242,31 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     from sqlwave.plan_estimates import relations_read
     from sqlwave.plan_metrics import build_metrics
     from sqlwave.safety import runnable_sql
-    from sqlwave.sandbox import sandboxed_connection
+    from sqlwave.sandbox import run_guarded, sandboxed_connection
 
     queries, notes = checked_queries(trace)
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
     _check_binds(trace, binds, used)
     con = sandboxed_connection(binds, threads=threads)
-    # A step that may never end (a chain of cross joins over constants) is stopped: DuckDB
-    # interrupts the running query when the timer fires.
-    timer = threading.Timer(timeout, con.interrupt)
-    timer.start()
+    running: list[str] = []
+
+    def run_all() -> tuple[list[dict[str, Any] | None], pa.Table]:
+        profiles = []
+        for step, query in zip(trace.steps, queries, strict=True):
+            running.append(step.name)
+            profiles.append(_run_step(con, step.name, runnable_sql(query)))
+        table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)} "
+                                 f"LIMIT {MAX_RESULT_ROWS + 1}")
+        if table.num_rows > MAX_RESULT_ROWS:
+            raise InputError(f"step {trace.steps[-1].name!r} returns more than "
+                             f"{MAX_RESULT_ROWS:,} rows; the last step gives GEMM problems: "
+                             "group them (GROUP BY m, n, k with sum(weight))")
+        return profiles, table
+
     try:
-        profiles = [_run_step(con, step.name, runnable_sql(query), timer, timeout)
-                    for step, query in zip(trace.steps, queries, strict=True)]
-        table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)}")
+        profiles, table = run_guarded(con, run_all, timeout, lambda: running[-1] if running
+                                      else trace.steps[0].name)
     finally:
-        timer.cancel()
         con.close()
     if any(p is None for p in profiles):
         notes.append("this DuckDB gave no JSON profile: measured counters left out")
@@ -264,8 +274,7 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     return table, build_metrics(trace, queries, binds, kept, notes)
 
 
-def _run_step(con: Any, name: str, sql: str, timer: threading.Timer,
-              timeout: float) -> dict[str, Any] | None:
+def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
     """Materialise one step as a temp table; its profiler counters (None if unavailable)."""
     import duckdb
 
@@ -278,9 +287,6 @@ def _run_step(con: Any, name: str, sql: str, timer: threading.Timer,
     try:
         con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
     except duckdb.Error as e:
-        if timer.finished.is_set():
-            raise SqlwaveError(f"step {name!r} was stopped: the replay ran past its time limit "
-                               f"of {timeout:g} s (--timeout)") from e
         raise SqlwaveError(f"step {name!r} failed on the sample: {first_line(e)}") from e
     counters = operator_counters(con)
     if counters is not None:

@@ -4,8 +4,11 @@ and nothing outside the bound files is read or written (checked, not assumed).""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -325,3 +328,50 @@ def test_the_sandbox_bounds_memory() -> None:
     con = sandboxed_connection({})
     limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
     assert limit is not None and "GiB" in str(limit[0]) and float(str(limit[0]).split()[0]) < 5
+
+
+HEAVY = ("SELECT sum(hash(" + " + ".join(f"d{i}" for i in range(12)) + ")) AS h FROM "
+         + ", ".join(f"digits AS t{i}(d{i})" for i in range(12)))
+
+
+def test_the_time_limit_holds_across_steps(box: dict[str, str]) -> None:
+    # The deadline falls while Python prepares a step, between two DuckDB queries: DuckDB drops
+    # an interrupt there, so one timer lost it and the 10^12-row step after ran unbounded.
+    values = ", ".join(str(i) for i in range(3000))
+    pads = [Step(f"pad{i}", f"SELECT x FROM digits WHERE x IN ({values})") for i in range(8)]
+    trace = Trace(("sample",), (Step("digits", "SELECT * FROM (VALUES (0), (1), (2), (3), (4), "
+                                               "(5), (6), (7), (8), (9)) AS v(x)"),
+                                *pads, Step("slow", HEAVY)))
+    started = time.monotonic()
+    with pytest.raises(SqlwaveError, match="ran past its time limit of 0.2 s"):
+        replay_trace(trace, {"sample": box["sample"]}, timeout=0.2)
+    assert time.monotonic() - started < 60
+
+
+def test_sigterm_stops_a_running_step(box: dict[str, str], tmp_path: Path) -> None:
+    trace = {"format": "sqlwave.trace/1", "dialect": "duckdb", "sqlglot_version": "0",
+             "inputs": [], "steps": [
+                 {"name": "digits", "sql": "SELECT * FROM (VALUES (0), (1), (2), (3), (4), (5), "
+                                           "(6), (7), (8), (9)) AS v(x)"},
+                 {"name": "problems", "sql": HEAVY}]}
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(trace))
+    proc = subprocess.Popen([sys.executable, "-c", "from sqlwave.cli import main; main()",
+                             "replay", "--trace", str(path),
+                             "--out", str(tmp_path / "p.json")], stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "Error: terminated" in err, err
+
+
+def test_too_many_distinct_problems_are_refused(tmp_path: Path) -> None:
+    from sqlwave.proxies import MAX_PROBLEMS, problem_weights
+
+    table = pa.table({"m": list(range(1, MAX_PROBLEMS + 2)), "n": [64] * (MAX_PROBLEMS + 1),
+                      "k": [64] * (MAX_PROBLEMS + 1)})
+    with pytest.raises(InputError, match="distinct problems"):
+        problem_weights(table)

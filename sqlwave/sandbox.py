@@ -119,12 +119,23 @@ def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: 
                 break
         timed_out = not finished.is_set()
     finally:  # past the deadline, or a signal's exception on its way up: stop DuckDB first
-        while not finished.is_set():
-            con.interrupt()
-            finished.wait(0.05)
+        _stop(con, finished)
     if timed_out:
         raise SqlwaveError(f"step {running()!r} was stopped: the replay ran past its time limit "
                            f"of {timeout:g} s (--timeout)")
     if "error" in done:
         raise done["error"]  # type: ignore[misc]
     return done["result"]  # type: ignore[return-value]
+
+
+def _stop(con: duckdb.DuckDBPyConnection, finished: threading.Event, patience: float = 10.0) -> None:
+    """Interrupt DuckDB until the worker ends, for at most `patience` seconds: planning a query
+    does not always stop (the worker is then left behind; it is a daemon thread). A second
+    signal while stopping does not end the wait."""
+    give_up = time.monotonic() + patience
+    while not finished.is_set() and time.monotonic() < give_up:
+        try:
+            con.interrupt()
+            finished.wait(0.05)
+        except KeyboardInterrupt:
+            continue

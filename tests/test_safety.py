@@ -375,3 +375,13 @@ def test_too_many_distinct_problems_are_refused(tmp_path: Path) -> None:
                       "k": [64] * (MAX_PROBLEMS + 1)})
     with pytest.raises(InputError, match="distinct problems"):
         problem_weights(table)
+
+
+def test_a_step_with_too_many_joins_is_refused() -> None:
+    # DuckDB's join-order search is not interruptible: 300 joins planned for 46 s past the limit.
+    from sqlwave.safety import MAX_JOINS, parse_query
+
+    joins = " ".join(f"JOIN sample AS t{i} ON t{i}.k = t0.k" for i in range(1, MAX_JOINS + 2))
+    query = parse_query(f"SELECT t0.k FROM sample AS t0 {joins}", "duckdb", "s")
+    with pytest.raises(UnsafeSqlError, match=f"refused {MAX_JOINS + 1} joins in one step"):
+        check_query(query, ["sample"], "s")

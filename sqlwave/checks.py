@@ -101,3 +101,21 @@ def whole_list(name: str, values: Any, low: int, high: int) -> list[int]:
     if not isinstance(values, (list, tuple)):
         raise ParameterError(f"{name} must be a list of whole numbers, got {values!r}")
     return [whole(name, v, low, high) for v in values]
+
+
+def check_layout(page_bits: Any, align_bits: Any, wave_bytes: Any, request_window: Any,
+                 page_bits_options: Any, io_cost_bytes: Any) -> None:
+    """The page size, alignment, wave budgets and tuner settings an export and a layout share
+    (ExportOptions.check, LayoutParams.check): one place, so both refuse alike."""
+    check_bits("page_bits", page_bits)
+    if align_bits is not None:
+        check_bits("align_bits", align_bits)
+    if wave_bytes is not None:
+        whole_list("wave budgets (bytes)", wave_bytes, 1, 2**62)
+        if not wave_bytes:
+            raise ParameterError("wave budgets (bytes) must not be an empty list; give None "
+                                 "for the defaults")
+    whole("request_window", request_window, 1, 1_000_000)
+    if page_bits_options is not None:
+        whole_list("page size options (bits)", page_bits_options, 0, MAX_BITS)
+    whole("io_cost_bytes", io_cost_bytes, 1, 2**40)

@@ -6,14 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlwave.checks import (
-    check_bits,
     check_capacity,
     check_cohorts,
     check_key_scale,
+    check_layout,
     fraction,
     text,
     whole,
-    whole_list,
 )
 from sqlwave.errors import ParameterError
 
@@ -57,9 +56,8 @@ class ExportOptions:
         for name in ("size_col", "request_col", "order_col", "previous"):
             text(name, getattr(self, name), optional=True)
         text("order", self.order)
-        check_bits("page_bits", self.page_bits)
-        if self.align_bits is not None:
-            check_bits("align_bits", self.align_bits)
+        check_layout(self.page_bits, self.align_bits, self.wave_bytes, self.request_window,
+                     self.page_bits_options, self.io_cost_bytes)
         check_cohorts(self.prefix_len, self.delimiter, self.depth, self.top_k, self.rank_by)
         check_key_scale(self.key_scale)
         check_capacity(self.capacity)
@@ -69,20 +67,11 @@ class ExportOptions:
             raise ParameterError(f"null_keys must be 'report' or 'error', got {self.null_keys!r}")
         whole("max_inline", self.max_inline, 0, 1_000_000)
         fraction("previous_threshold", self.previous_threshold, 0, 1, high_open=True)
-        if self.wave_bytes is not None:
-            whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
-            if not self.wave_bytes:
-                raise ParameterError("wave budgets (bytes) must not be an empty list; give None "
-                                     "for the defaults")
         if not isinstance(self.wave_bytes_auto, bool):
             raise ParameterError(f"wave_bytes_auto must be True or False, got {self.wave_bytes_auto!r}")
         if self.wave_bytes_auto and self.wave_bytes:
             raise ParameterError("give wave budgets or ask for them at the curve's knees "
                                  "(--wave-bytes auto), not both")
-        whole("request_window", self.request_window, 1, 1_000_000)
-        whole("io_cost_bytes", self.io_cost_bytes, 1, 2**40)
-        if self.page_bits_options is not None:
-            whole_list("page size options (bits)", self.page_bits_options, 0, 40)
         if self.page_bits_options and self.order != "auto":
             raise ParameterError("page size options (--page-bits-options) are for --order auto, "
                                  "which chooses among them; with another order give --page-bits")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlwave.checks import MAX_BITS, check_bits, check_cohorts, fraction, whole, whole_list
+from sqlwave.checks import check_cohorts, check_layout, fraction, whole
 from sqlwave.engine import fetch_dicts, literal
 from sqlwave.errors import ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW
@@ -57,8 +57,8 @@ class LayoutParams:
                     f"unknown layout strategy {name!r}; choose from "
                     f"{', '.join(LAYOUT_STRATEGIES)}." + did_you_mean(name, CANDIDATES)
                 )
-        # The same checks, and messages, as ExportOptions.check for the same values.
-        check_bits("page_bits", self.page_bits)
+        check_layout(self.page_bits, self.align_bits, self.wave_bytes, self.window,
+                     self.page_bits_options, self.io_cost_bytes)
         if self.cohort_mode not in ("prefix", "delimiter"):
             raise ParameterError(f"cohort_mode must be 'prefix' or 'delimiter', got "
                                  f"{self.cohort_mode!r}")
@@ -66,17 +66,7 @@ class LayoutParams:
         whole("prefix_len", self.prefix_len, 1, 2 * 4096)
         delimiter = self.delimiter if self.cohort_mode == "delimiter" else None
         check_cohorts(None, delimiter, self.depth, 1, "hits")
-        if self.wave_bytes is not None and not self.wave_bytes:
-            raise ParameterError("wave budgets (bytes) must not be an empty list; give None for "
-                                 "the defaults")
         fraction("holdout", self.holdout, 0, 1, low_open=True, high_open=True)
-        if self.align_bits is not None:
-            check_bits("align_bits", self.align_bits)
-        if self.wave_bytes is not None:
-            whole_list("wave budgets (bytes)", self.wave_bytes, 1, 2**62)
-        whole("request_window", self.window, 1, 1_000_000)
-        whole_list("page size options (bits)", self.page_bits_options, 0, MAX_BITS)
-        whole("io_cost_bytes", self.io_cost_bytes, 1, 2**40)
 
 
 def prepare_log(session: Session, remap: bool, window: int) -> str:

@@ -89,8 +89,8 @@ def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: Expo
     """The CLI's export on Spark or PostgreSQL: write `out` (and the sidecar), return a summary."""
     import pyarrow.parquet as pq
 
-    from sqlwave.wavespec import dumps, sidecar_reference, text_writer, write_all_atomic
-    from sqlwave.writer import summary
+    from sqlwave.wavespec import sidecar_reference
+    from sqlwave.writer import summary, write_spec
 
     named = sidecar_reference(pack_order_out, out) if pack_order_out else None
     spec, con = build_with_engine(where, logs, opts, pack_order_out=named, progress=Progress())
@@ -100,10 +100,6 @@ def export_to_file_with_engine(where: EngineOptions, logs: list[str], opts: Expo
         close = getattr(con.engine, "close", None)
         if close is not None:
             close()
-    text = dumps(spec)
-    outputs: list[tuple[str, Any]] = [(out, text_writer(text))]
-    if pack_order_out:
-        outputs.insert(0, (pack_order_out,
-                           lambda tmp: pq.write_table(table, tmp, compression="zstd")))
-    write_all_atomic(outputs)
+    write_spec(spec, out, pack_order_out,
+               lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return summary(spec, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
     """Run the export and write `out` (and the sidecar); return a one-paragraph summary."""
     named = sidecar_reference(pack_order_out, out) if pack_order_out else None
     spec, session = build_wave_spec(logs, opts, pack_order_out=named, progress=Progress())
-    text = dumps(spec)
     con = session.con
 
     def copy(tmp: str) -> None:
@@ -26,12 +26,21 @@ def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str
                     f"FROM sqlwave_pack ORDER BY rank) TO {literal(tmp)} "
                     "(FORMAT parquet, COMPRESSION zstd)")
 
-    write_all_atomic([(pack_order_out, copy), (out, text_writer(text))] if pack_order_out
-                     else [(out, text_writer(text))])
-    text = summary(spec, out)
+    write_spec(spec, out, pack_order_out, copy)
+    message = summary(spec, out)
     if opts.size_col is None and opts.key_col != "size" and is_integer_column(session.log, "size"):
-        text += "\n  note: the log has an integer 'size' column; pass --size size to count bytes"
-    return text
+        message += "\n  note: the log has an integer 'size' column; pass --size size to count bytes"
+    return message
+
+
+def write_spec(spec: dict[str, Any], out: str, pack_order_out: str | None,
+               write_sidecar: Callable[[str], None]) -> None:
+    """The WaveSpec and, with `pack_order_out`, its sidecar (`write_sidecar(tmp)` fills it):
+    both written to temp files first, then renamed together."""
+    outputs = [(out, text_writer(dumps(spec)))]
+    if pack_order_out:
+        outputs.insert(0, (pack_order_out, write_sidecar))
+    write_all_atomic(outputs)
 
 
 def summary(spec: dict[str, Any], out: str) -> str:

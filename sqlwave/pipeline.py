@@ -30,6 +30,7 @@ _DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)(?:\s+--.*)?\s*$", re
 _LOOKS_LIKE_DIRECTIVE = re.compile(r"^\s*--\s*(inputs?|steps?)\s*:", re.IGNORECASE)
 # What opens a string or comment: E'..' (backslash escapes), $tag$..$tag$, '..', "..", /* */.
 _OPENERS = re.compile(r"--|/\*|\b[Ee]'|'|\"|\$[A-Za-z_]*\$")
+_E_STRING_REST = re.compile(r"(?:[^'\\]|\\.)*'")  # up to the quote no backslash escapes
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _open_after(line: str, state: str | None) -> str | None:
 def _closer(line: str, state: str, start: int) -> int:
     """Where the string or comment opened by `state` ends in `line` (after its closer), or -1."""
     if state in ("E'", "e'"):
-        escaped = re.compile(r"(?:[^'\\]|\\.)*'").match(line, start)
+        escaped = _E_STRING_REST.match(line, start)
         return escaped.end() if escaped else -1
     closer = {"/*": "*/", "'": "'", '"': '"'}.get(state, state)  # a $tag$ closes itself
     end = line.find(closer, start)

@@ -135,6 +135,12 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
     ...
     sqlwave.errors.UnsafeSqlError: step 's': refused function getenv(); ...
     """
+    return check_query_text(root, allowed, step)[0]
+
+
+def check_query_text(root: exp.Expr, allowed: Iterable[str],
+                     step: str) -> tuple[exp.Query, str]:
+    """`check_query`, plus the text that was checked: what the step runs as (runnable_sql)."""
     query = require_query(root, step)
     names = {n.lower() for n in allowed}
     _check_tree(query, names, step)
@@ -148,7 +154,7 @@ def check_query(root: exp.Expr, allowed: Iterable[str], step: str) -> exp.Query:
         raise UnsafeSqlError(f"step {step!r}: refused SQL that does not read back as itself; "
                              "simplify the query (quoted type names, unusual syntax)")
     _check_tree(again, names, step)
-    return query
+    return query, text
 
 
 def runnable_sql(query: exp.Expr) -> str:

@@ -5,7 +5,8 @@ A trace is an ordered list of steps. Each step is one read-only query that may r
 others) and earlier steps. The stored truth is canonical SQL text + dialect + the sqlglot version
 that wrote it. A sqlglot AST dump may ride along (the plan IR for other tools): loaded only
 through an allow-list (trace_ast.py) and compared with the tree parsed from the SQL, which is
-what runs. Every step is safety-checked when a trace is loaded and again before it runs.
+what runs. Every step is safety-checked once per Trace (frozen, so the check holds), when it is
+loaded or, for a Trace built in Python, before it runs; what runs is the text that was checked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from typing import Any
 
@@ -56,6 +58,21 @@ class Trace:
     @property
     def default_tag(self) -> str:
         return self.inputs[0] if self.inputs else DEFAULT_TAG
+
+    @cached_property
+    def checked(self) -> CheckedSteps:
+        """Each step parsed and safety-checked (cached: checking a 20,000-value IN list takes
+        about a second, and loading then replaying a trace checked it twice)."""
+        return _check_steps(self)
+
+
+@dataclass(frozen=True)
+class CheckedSteps:
+    """Each step's checked query, the DuckDB text it runs as, and notes about the AST cache."""
+
+    queries: tuple[exp.Query, ...]
+    texts: tuple[str, ...]
+    notes: tuple[str, ...]
 
 
 def trace_from_sql(text: str, dialect: str = "duckdb", with_ast: bool = False) -> Trace:
@@ -133,7 +150,7 @@ def trace_from_dict(data: object) -> Trace:
     except ParameterError as e:
         raise InputError(str(e)) from e
     trace = Trace(tuple(inputs), steps, dialect, version)
-    checked_queries(trace)
+    trace.checked  # noqa: B018 - checked on load, so a bad trace fails before any work
     return trace
 
 
@@ -189,26 +206,32 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     An AST cache of the same sqlglot version is compared with the parsed tree (a note when they
     differ); one from another version is ignored (a trace from another version still loads).
     """
-    from sqlwave.safety import check_query, parse_query
+    return list(trace.checked.queries), list(trace.checked.notes)
+
+
+def _check_steps(trace: Trace) -> CheckedSteps:
+    from sqlwave.safety import check_query_text, parse_query
 
     notes: list[str] = []
     if trace.sqlglot_version != SQLGLOT_VERSION and any(s.ast for s in trace.steps):
         notes.append(f"trace written by sqlglot {trace.sqlglot_version}, running "
                      f"{SQLGLOT_VERSION}: AST cache ignored, steps re-derived from SQL")
     known = list(trace.inputs)
-    queries = []
+    queries, texts = [], []
     for step in trace.steps:
         if not plain_name(step.name) or step.name.lower() in {k.lower() for k in known}:
             raise InputError(f"bad or repeated step name {step.name!r} in the trace")
         try:
             query = parse_query(step.sql, trace.dialect, step.name)
             _compare_cache(step, trace, query, notes)
-            queries.append(check_query(query, known, step.name))
+            query, text = check_query_text(query, known, step.name)
         except RecursionError as e:
             raise UnsafeSqlError(f"step {step.name!r}: refused SQL nested too deeply to check; "
                                  "simplify it") from e
+        queries.append(query)
+        texts.append(text)
         known.append(step.name)
-    return queries, notes
+    return CheckedSteps(tuple(queries), tuple(texts), tuple(notes))
 
 
 def _compare_cache(step: Step, trace: Trace, query: exp.Expr, notes: list[str]) -> None:
@@ -241,7 +264,6 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     from sqlwave.engine import fetch_arrow, quote
     from sqlwave.plan_estimates import relations_read
     from sqlwave.plan_metrics import build_metrics
-    from sqlwave.safety import runnable_sql
     from sqlwave.sandbox import run_guarded, sandboxed_connection
 
     queries, notes = checked_queries(trace)
@@ -252,9 +274,9 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
 
     def run_all() -> tuple[list[dict[str, Any] | None], pa.Table]:
         profiles = []
-        for step, query in zip(trace.steps, queries, strict=True):
+        for step, text in zip(trace.steps, trace.checked.texts, strict=True):
             running.append(step.name)
-            profiles.append(_run_step(con, step.name, runnable_sql(query)))
+            profiles.append(_run_step(con, step.name, text))
         table = fetch_arrow(con, f"SELECT * FROM {quote(trace.steps[-1].name)} "
                                  f"LIMIT {MAX_RESULT_ROWS + 1}")
         if table.num_rows > MAX_RESULT_ROWS:

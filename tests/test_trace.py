@@ -177,6 +177,32 @@ def test_example_pipeline_end_to_end(tmp_path: Path) -> None:
     assert metrics.counts["joins"] == 1 and metrics.measured is not None
 
 
+def test_a_loaded_trace_is_checked_once_and_runs_the_checked_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlwave.safety
+
+    sample = write_requests(tmp_path / "requests.parquet", 16)
+    path = tmp_path / "trace.json"
+    save_trace(trace_from_sql(EXAMPLE.read_text()), path)
+    parsed: list[str] = []
+    real = sqlwave.safety.parse_query
+    monkeypatch.setattr(sqlwave.safety, "parse_query",
+                        lambda sql, *a: parsed.append(sql) or real(sql, *a))
+    trace = load_trace(path)
+    # Each step parsed twice on load (its SQL, then the text it runs as, read back); a 20,000-value
+    # IN list takes about a second per parse, and replay parsed every step twice more.
+    assert len(parsed) == 2 * len(trace.steps)
+    ran: list[str] = []
+    import sqlwave.trace
+
+    real_run = sqlwave.trace._run_step
+    monkeypatch.setattr(sqlwave.trace, "_run_step",
+                        lambda con, name, sql: ran.append(sql) or real_run(con, name, sql))
+    replay_trace(trace, {"requests": str(sample)})
+    assert len(parsed) == 2 * len(trace.steps)
+    assert ran == list(trace.checked.texts) == parsed[1::2]
+
+
 def test_example_on_real_azure_requests(tmp_path: Path) -> None:
     azure = shared_file("azure_llm/code_2023.parquet")
     table, metrics = replay_trace(trace_from_sql(EXAMPLE.read_text()), {"requests": str(azure)})

@@ -7,12 +7,17 @@ log: every global window in the macros runs on the per-key aggregate (usage) ins
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-from sqlwave.engine import connect, quote
-from sqlwave.errors import InputError
+from sqlwave.engine import connect, first_line, quote
+from sqlwave.errors import InputError, SqlwaveError
 from sqlwave.log import LOG_VIEW, BoundLog, bind_log
 from sqlwave.warehouse import require
 
@@ -26,11 +31,25 @@ class SparkEngine:
         self.spark = spark
 
     @classmethod
-    def start(cls, master: str = "local[*]") -> SparkEngine:
+    def start(cls, master: str = "local[*]", quiet: bool = True) -> SparkEngine:
+        """Start (or join) a Spark session. `quiet`: the JVM's start-up lines (log4j profile,
+        hostname and native-library warnings, about ten per run) stay off the terminal; they
+        are shown in the error when Spark does not start."""
         sql = require("pyspark.sql", "spark")
-        spark = (sql.SparkSession.builder.master(master).appName("sqlwave")
-                 .config("spark.ui.showConsoleProgress", "false")
-                 .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+        builder = (sql.SparkSession.builder.master(master).appName("sqlwave")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.session.timeZone", "UTC"))
+        if not quiet or sql.SparkSession.getActiveSession() is not None:
+            spark = builder.getOrCreate()
+        else:
+            with tempfile.TemporaryFile() as log:
+                try:
+                    with _stderr_to(log):
+                        spark = builder.getOrCreate()
+                except Exception as e:
+                    raise SqlwaveError(f"Spark did not start ({first_line(e)}); it said:\n"
+                                       f"{_tail(log)}\nCheck Java 17 (java -version, JAVA_HOME) "
+                                       "and --master") from e
         # Spark warns at every global window; here they run on per-key aggregates, by design.
         spark.sparkContext.setLogLevel("ERROR")
         return cls(spark)
@@ -46,6 +65,28 @@ class SparkEngine:
     def plan(self, sql: str) -> str:
         """The physical plan Spark chose for a query (for tests and debugging)."""
         return str(self.spark.sql(sql)._jdf.queryExecution().executedPlan().toString())
+
+
+@contextlib.contextmanager
+def _stderr_to(log: Any) -> Iterator[None]:
+    """File descriptor 2 on `log` meanwhile. The JVM starts in here and keeps that file as its
+    stderr, so its later warnings stay off the terminal too; Spark's errors still reach the
+    user, as the Python exceptions they raise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _tail(log: Any, lines: int = 12) -> str:
+    log.seek(0)
+    text = log.read().decode("utf-8", "replace").strip().splitlines()
+    return "\n".join("  " + line for line in text[-lines:]) or "  (nothing)"
 
 
 def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | None = None,

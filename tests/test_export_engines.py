@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from engines import Postgres
 from matrix import nasty_integer, nasty_text, trace_slice
-from support import run_cli, shared_file
+from support import run_cli, run_cli_process, shared_file
 
 from sqlwave.engine_export import EngineOptions, build_with_engine
 from sqlwave.errors import ParameterError
@@ -259,6 +262,30 @@ def test_postgres_under_an_icu_collation_still_matches(pg_dsn: str, tmp_path: Pa
     con.engine.close()  # type: ignore[attr-defined]
     del got["source"], expected["source"]
     assert dumps(got) == dumps(expected)
+
+
+def test_spark_start_up_lines_stay_off_the_terminal(tmp_path: Path) -> None:
+    # A process of its own: in this one the fixture's JVM has already started.
+    pq.write_table(pa.table({"key": ["a.b.c", "a.b.d", "a.b.c"]}), tmp_path / "x.parquet")
+    result = run_cli_process("export", "--engine", "spark", "--master", "local[1]",
+                             "--logs", str(tmp_path / "x.parquet"), "--out", str(tmp_path / "x.json"))
+    assert result.returncode == 0, result.stderr
+    # Only the summary: no log4j profile, hostname or native-library warnings, no pandas notice.
+    assert result.stderr.startswith(f"wrote {tmp_path / 'x.json'}"), result.stderr
+    assert not any(w in result.stderr for w in ("log4j", "WARN", "Warning")), result.stderr
+
+
+def test_spark_that_cannot_start_says_why(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"key": ["a"]}), tmp_path / "x.parquet")
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    result = subprocess.run([str(Path(sys.executable).parent / "sqlwave"), "export", "--engine",
+                             "spark", "--logs", str(tmp_path / "x.parquet"), "--out",
+                             str(tmp_path / "x.json")], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 1 and result.stderr.startswith("Error: Spark did not start")
+    # What the launcher said, kept off the terminal while Spark starts, is in the message.
+    assert "no-java/bin/java" in result.stderr and "Check Java 17" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.json").exists()
 
 
 @pytest.mark.parametrize(("engine", "module", "extra"), [

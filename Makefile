@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The core suite also runs on the oldest DuckDB line we support.
 COMPAT_TESTS := tests/test_export.py tests/test_api.py tests/test_bad_input.py tests/test_cases.py \
 	tests/test_shell.py tests/test_reuse.py tests/test_usage_skips.py tests/test_pack_fast.py \
-	tests/test_pack_extents.py tests/test_bad_logs.py
+	tests/test_pack_extents.py tests/test_bad_logs.py tests/test_log_files.py
 
 .PHONY: setup demo test lint golden
 

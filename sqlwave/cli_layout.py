@@ -25,6 +25,12 @@ from sqlwave.cli import handle_errors
     "--window consecutive accesses stand in for requests.",
 )
 @click.option(
+    "--order-by",
+    "order_col",
+    default=None,
+    help="Column that orders the accesses, e.g. a timestamp (default: file order).",
+)
+@click.option(
     "--train-frac",
     type=float,
     default=0.7,
@@ -75,6 +81,7 @@ def evaluate_layout(
     key_col: str,
     size_col: str | None,
     request_col: str | None,
+    order_col: str | None,
     train_frac: float,
     remap_keys: bool,
     page_bits: int,
@@ -106,7 +113,7 @@ def evaluate_layout(
     )
     result = run(list(logs), key_col, size_col, request_col, train_frac=train_frac,
                  remap_keys=remap_keys, top_k=top_k, params=params, engine={"threads": threads},
-                 guess_size=size_col is None)
+                 guess_size=size_col is None, order_col=order_col)
     click.echo(dumps(result), nl=False)
 
 

@@ -17,6 +17,8 @@ from sqlwave.cli import handle_errors
 @click.option("--key", "key_col", default="key", show_default=True, help="Key column.")
 @click.option("--size", "size_col", default=None, help="Object size column, in bytes.")
 @click.option("--request-col", default=None, help="Request id column (for --prefix).")
+@click.option("--order-by", "order_col", default=None,
+              help="Column that orders the accesses, e.g. a timestamp (default: file order).")
 @click.option("--rate", type=float, default=None, help="SHARDS key sample rate [default: 0.01].")
 @click.option("--prefix", is_flag=True, help="Prefix hit curve of KV-block requests "
               "(exact; a request hits the longest cached prefix of its blocks).")
@@ -28,8 +30,8 @@ from sqlwave.cli import handle_errors
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
 @handle_errors
 def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: str | None,
-        request_col: str | None, rate: float | None, prefix: bool, sizes_from: str | None,
-        out: str | None,
+        request_col: str | None, order_col: str | None, rate: float | None, prefix: bool,
+        sizes_from: str | None, out: str | None,
         memory_limit: str | None, temp_directory: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
     from sqlwave.engine import expand_paths
@@ -42,7 +44,8 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
     curve = miss_ratio_curve(list(logs), method=method, unit=unit, key_col=key_col,
                              size_col=size_col, request_col=request_col, rate=rate, prefix=prefix,
                              sizes=sizes, engine={"memory_limit": memory_limit, "threads": threads,
-                                                  "temp_directory": temp_directory})
+                                                  "temp_directory": temp_directory},
+                             order_col=order_col)
     text = dumps(curve)
     if out is None:
         click.echo(text, nl=False)

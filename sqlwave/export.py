@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlwave import __version__
 from sqlwave.engine import connect, fetch_dicts
-from sqlwave.errors import InputError
+from sqlwave.errors import InputError, ParameterError
 from sqlwave.export_options import ExportOptions
 from sqlwave.log import BoundLog, bind_log
 from sqlwave.progress import Progress
@@ -51,6 +51,11 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
     """The export over an already bound log, on a DuckDB connection or any connection that
     offers the same calls (sqlwave.warehouse.EngineConnection: Spark, PostgreSQL)."""
     opts.check()
+    if opts.key_scale != 1 and log.key_type != "integer":
+        # Said, not ignored: the scale turns block numbers into byte addresses, nothing else.
+        raise ParameterError(f"--key-scale multiplies integer keys (block numbers into byte "
+                             f"addresses), but column {opts.key_col!r} holds {log.key_type} keys; "
+                             "drop --key-scale")
     progress = progress or Progress(enabled=False)
     # Nothing in the WaveSpec reads usage.requests (the costliest part of a 10M-row scan); a
     # section that does must turn this back on. Positions only for orders that sort by them.

@@ -35,6 +35,7 @@ def evaluate_layout(
     params: LayoutParams | None = None,
     engine: dict[str, Any] | None = None,
     guess_size: bool = False,
+    order_col: str | None = None,
 ) -> dict[str, Any]:
     """Split by access order, learn each layout on the training part, judge on the test part.
 
@@ -53,7 +54,7 @@ def evaluate_layout(
     whole("top_k", top_k, 1, 100_000)
     if not isinstance(train_frac, (int, float)) or not 0 < train_frac < 1:
         raise ParameterError(f"--train-frac must be between 0 and 1 (exclusive), got {train_frac}")
-    session = _session(logs, key_col, size_col, request_col, engine, guess_size)
+    session = _session(logs, key_col, size_col, request_col, engine, guess_size, order_col)
     _cohort_params(session, params)
     session.check_sizes()
     log = prepare_log(session, remap_keys, params.window)
@@ -78,11 +79,12 @@ def _session(
     request_col: str | None,
     engine: dict[str, Any] | None,
     guess_size: bool,
+    order_col: str | None = None,
 ) -> Session:
     con = connect(**(engine or {}))
-    log = bind_log(con, logs, key_col, size_col, request_col)
+    log = bind_log(con, logs, key_col, size_col, request_col, order_col)
     if guess_size and size_col is None and _has_sizes(con, log, key_col):
-        log = bind_log(con, logs, key_col, "size", request_col)
+        log = bind_log(con, logs, key_col, "size", request_col, order_col)
     return Session(con, log)
 
 

@@ -62,12 +62,17 @@ def bind_log(
     source, raw_view = _bind_raw(con, logs)
     types = _column_types(con)
     source.columns = types
-    for col in (key_col, size_col, request_col, order_col):
-        if col is not None and col not in types:
+    used = [c for c in (key_col, size_col, request_col, order_col) if c is not None]
+    for col in used:
+        if col not in types:
             raise InputError(
                 f"column {col!r} is not in the log (columns: {', '.join(types)})."
                 + did_you_mean(col, types)
             )
+    if len(source.files) > 1:
+        _check_files_agree(con, source.files, used)
+    for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None):
+        _warn_nanoseconds_lost(con, source, name, types[name])
     key_type, key_sql = _key_expression(key_col, types[key_col])
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:
@@ -137,6 +142,69 @@ def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
     return "string", f"CAST({quote(key_col)} AS VARCHAR)"
 
 
+def _kind(type_name: str) -> str:
+    """What a column holds, for comparing files: widths and time units may differ between
+    files (DuckDB widens them), kinds may not."""
+    base = _base(type_name)
+    if base in INTEGER_TYPES:
+        return "integer"
+    if base in TEXT_TYPES:
+        return "text"
+    if base in BYTES_TYPES:
+        return "bytes"
+    if base.startswith("TIMESTAMP"):
+        return "timestamp"
+    if base in ("FLOAT", "DOUBLE"):
+        return "floating point"
+    return base
+
+
+def _check_files_agree(con: duckdb.DuckDBPyConnection, files: list[str], used: list[str]) -> None:
+    """Every file has each used column, of one kind. Files are read as one table (union by
+    name), where a column missing from a file reads as NULLs and one file's type decides the
+    type of all: an empty file with a bytes key made every text key hex, a BOOLEAN size in one
+    file was counted as 1 byte."""
+    seen: dict[str, dict[str, list[str]]] = {col: {} for col in used}
+    for f in files:
+        found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(duckdb_path(f))}, "
+                            "hive_partitioning = false)")
+        columns = {str(name).lower(): str(type_name) for name, type_name, *_ in found.fetchall()}
+        for col in used:
+            kind = _kind(columns[col.lower()]) if col.lower() in columns else "missing"
+            seen[col].setdefault(kind, []).append(f)
+    for col, kinds in seen.items():
+        if "missing" in kinds:
+            missing = kinds["missing"]
+            raise InputError(f"column {col!r} is missing from {len(missing)} of {len(files)} log "
+                             f"files ({_some(missing)}); every file needs it: add it to those "
+                             "files, or leave them out of --logs")
+        if len(kinds) > 1:
+            detail = "; ".join(f"{kind} in {_some(fs)}" for kind, fs in sorted(kinds.items()))
+            raise InputError(f"column {col!r} has a different type in some log files ({detail}); "
+                             "write it with one type in every file")
+
+
+def _warn_nanoseconds_lost(con: duckdb.DuckDBPyConnection, source: LogSource, col: str,
+                           type_name: str) -> None:
+    """DuckDB 1.x reads a Parquet timestamp in nanoseconds with a time zone (pandas writes
+    `datetime64[ns, UTC]` so) in microseconds; 2.x keeps the nanoseconds. Accesses within one
+    microsecond then tie and keep file order, and such keys merge: say so."""
+    if type_name != "TIMESTAMP WITH TIME ZONE" or not source.files:
+        return
+    files = "[" + ", ".join(literal(duckdb_path(f)) for f in source.files) + "]"
+    found = con.execute(f"SELECT count(*) FROM parquet_schema({files}) WHERE name = ? AND "
+                        "logical_type LIKE '%isAdjustedToUTC=1%NANOS=NanoSeconds%'", [col])
+    if found.fetchone()[0]:  # type: ignore[index]
+        print(f"Warning: column {col!r} holds nanosecond timestamps with a time zone, which "
+              f"DuckDB {duckdb.__version__} reads in microseconds: accesses (or keys) within "
+              "one microsecond tie; DuckDB 2 keeps the nanoseconds", file=sys.stderr)
+
+
+def _some(files: list[str], shown: int = 3) -> str:
+    names = ", ".join(repr(f) for f in files[:shown])
+    return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
+
+
 def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     cur = con.execute(f"DESCRIBE SELECT * EXCLUDE (sqlwave_pos) FROM {RAW_VIEW}")
     return {row[0]: str(row[1]) for row in cur.fetchall()}
@@ -161,7 +229,7 @@ def _reserved(name: str) -> InputError:
 
 
 def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
-    if "sqlwave_pos" in table.column_names:
+    if "sqlwave_pos" in {n.lower() for n in table.column_names}:
         raise _reserved("sqlwave_pos")
     con.register("sqlwave_arrow", table)
     # Arrow tables have no file row numbers; the window keeps the table's own row order.
@@ -201,7 +269,10 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
         pos = f"file_row_number + CASE file_index {cases} END"
     view = (f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
             f"SELECT * EXCLUDE (file_row_number), CAST({pos} AS BIGINT) AS sqlwave_pos "
-            f"FROM read_parquet({file_list}, file_row_number = true, union_by_name = true)")
+            f"FROM read_parquet({file_list}, file_row_number = true, union_by_name = true, "
+            # A `name=value` folder in a path is not a column: DuckDB's Hive detection put
+            # `runs/key=v2/log.parquet`'s folder value in place of every key.
+            "hive_partitioning = false)")
     try:
         con.execute(view)
         names = [row[0] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()]
@@ -211,6 +282,7 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
         raise InputError(f"cannot read the log files: {first_line(e)}") from e
     if names[-1] != "sqlwave_pos":  # DuckDB renamed ours: the files have one of that name
         raise _reserved("sqlwave_pos")
-    if len(files) > 1 and "file_index" in names:  # it would hide the virtual column
+    if len(files) > 1 and "file_index" in {n.lower() for n in names}:  # it would hide the
+        # virtual column (names are case-insensitive: `File_Index` did, and moved every access)
         raise _reserved("file_index")
     return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet"), view

@@ -36,11 +36,13 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
                      size_col: str | None = None, request_col: str | None = None,
                      rate: float | None = None, prefix: bool = False,
                      sizes: list[int] | None = None,
-                     engine: dict[str, Any] | None = None) -> dict[str, Any]:
+                     engine: dict[str, Any] | None = None,
+                     order_col: str | None = None) -> dict[str, Any]:
     """The LRU miss-ratio curve of an access log, as the `sqlwave mrc` JSON document.
 
     `prefix` (exact only, needs `request_col`) gives the prefix hit curve of KV-block requests:
-    a request hits only the longest prefix of its blocks found in the cache.
+    a request hits only the longest prefix of its blocks found in the cache. `order_col` (a
+    timestamp, say) orders the accesses when the files are not in access order.
 
     >>> import pyarrow as pa
     >>> log = pa.table({"key": [1, 2, 1, 3, 1, 2] * 20})
@@ -56,7 +58,7 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
         engine["memory_limit"] = AET_MEMORY_LIMIT
     con = connect(**engine)
     con.execute("SET enable_progress_bar = false")
-    bind_log(con, logs, key_col, size_col, request_col)
+    bind_log(con, logs, key_col, size_col, request_col, order_col)
     return curve_of(con, method, unit, rate=rate, prefix=prefix, sizes=sizes)
 
 

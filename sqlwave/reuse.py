@@ -18,6 +18,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Iterable
+from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -228,12 +229,28 @@ def _buckets(rows: list[dict[str, Any]], counts: list[tuple[int, int]],
     total = _per_class((hits, (hits - 1) * n) for hits, n in counts)  # reuses, exact
     seen = _per_class((int(r["hits"]), int(r["reuses"])) for r in rows)  # reuses sampled
     out: dict[int, dict[str, Any]] = {}
+    estimates: dict[int, Fraction] = {}
     for r in rows:
         b, n, c = int(r["bucket"]), int(r["reuses"]), hits_class(int(r["hits"]))
-        entry = out.setdefault(b, {"bucket": b, "lo": 2**b, "hi": 2 ** (b + 1), "reuses": 0,
-                                   "estimate": 0.0})
+        entry = out.setdefault(b, {"bucket": b, "lo": 2**b, "hi": 2 ** (b + 1), "reuses": 0})
         entry["reuses"] += n
-        entry["estimate"] += n if exact else n * total[c] / seen[c]
-    for entry in out.values():
-        entry["estimate"] = round(entry["estimate"], 3)
+        estimates[b] = estimates.get(b, Fraction(0)) + (n if exact else Fraction(n * total[c], seen[c]))
+    for b, thousandths in _apportioned(estimates, 1000).items():
+        out[b]["estimate"] = thousandths / 1000
     return [out[b] for b in sorted(out)]
+
+
+def _apportioned(values: dict[int, Fraction], unit: int) -> dict[int, int]:
+    """Each value in whole 1/unit steps, rounded so that they still sum to their (rounded)
+    total: largest remainders first, ties to the smaller key. Rounding each on its own put the
+    estimates 0.002 off the exact number of reuses they are scaled to.
+
+    >>> _apportioned({0: Fraction(1, 3), 1: Fraction(1, 3), 2: Fraction(1, 3)}, 1)
+    {0: 1, 1: 0, 2: 0}
+    """
+    scaled = {k: v * unit for k, v in values.items()}
+    out = {k: math.floor(v) for k, v in scaled.items()}
+    left = round(sum(scaled.values(), Fraction(0))) - sum(out.values())
+    for k in sorted(scaled, key=lambda k: (out[k] - scaled[k], k))[:left]:
+        out[k] += 1
+    return out

@@ -1,0 +1,161 @@
+"""Logs of several files, and paths that look like more than they are.
+
+Files are read as one table, by column name: a column missing from a file would read as NULLs,
+and one file's type would decide the type of all. Each such log is refused by every command
+that reads logs, naming the files; a `name=value` folder is not a column; a file named twice is
+read twice, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from support import run_cli
+
+PREVIOUS = '{"previous": true}\n'
+GOOD = {"key": ["m.l.0", "m.l.1", "m.l.0"], "size": pa.array([4096, 8192, 4096], pa.int64()),
+        "t": pa.array([9, 10, 100], pa.int64())}
+
+
+def with_second(**columns: object) -> Callable[[Path], list[Path]]:
+    """A good file, then a second one with `columns`."""
+    def make(folder: Path) -> list[Path]:
+        pq.write_table(pa.table(GOOD), folder / "a.parquet")
+        pq.write_table(pa.table(columns), folder / "b.parquet")
+        return [folder / "a.parquet", folder / "b.parquet"]
+    return make
+
+
+CASES = [
+    ("size missing", with_second(key=["m.l.2"]), ["--size", "size"],
+     "column 'size' is missing from 1 of 2 log files"),
+    ("key missing", with_second(other=["m.l.2"]), [], "column 'key' is missing from 1 of 2"),
+    # An empty file whose key is bytes made every text key hex (`6d2e6c2e30`).
+    ("empty file of bytes keys", with_second(key=pa.array([], pa.binary())), [],
+     "column 'key' has a different type in some log files (bytes in"),
+    ("boolean size", with_second(key=["m.l.2"], size=[True]), ["--size", "size"],
+     "(BOOLEAN in"),
+    ("decimal and integer keys", with_second(key=pa.array([9], pa.decimal128(38, 0))), [],
+     "DECIMAL in"),
+    ("order-by text", with_second(key=["d"], t=["50"]), ["--order-by", "t"],
+     "column 't' has a different type"),
+    ("order-by missing", with_second(key=["d"]), ["--order-by", "t"],
+     "column 't' is missing from 1 of 2"),
+    ("File_Index", lambda folder: [
+        _write(folder / "a.parquet", {"key": ["a", "b", "a"], "File_Index": [5, 5, 5]}),
+        _write(folder / "b.parquet", {"key": ["c", "b"], "File_Index": [0, 0]})],
+     [], "column named 'file_index'"),
+]
+COMMANDS = ["export", "mrc", "evaluate-layout"]
+
+
+def _write(path: Path, columns: dict[str, object]) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(("make", "args", "message"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_files_that_disagree_are_refused(tmp_path: Path, command: str,
+                                         make: Callable[[Path], list[Path]], args: list[str],
+                                         message: str) -> None:
+    logs = [arg for f in make(tmp_path) for arg in ("--logs", str(f))]
+    out = tmp_path / "out.json"
+    out.write_text(PREVIOUS)
+    where = ["--out", str(out)] if command != "evaluate-layout" else []
+    result = run_cli(command, *logs, *args, *where)
+    assert result.code == 1 and result.stderr.startswith("Error: "), result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    if "File_Index" not in message and "file_index" not in message:
+        assert "b.parquet" in result.stderr  # the file that differs is named
+    assert out.read_text() == PREVIOUS
+
+
+def test_widths_and_time_units_may_differ_between_files(tmp_path: Path) -> None:
+    _write(tmp_path / "a.parquet", {"key": pa.array([1, 2], pa.int32()),
+                                    "size": pa.array([10, 20], pa.int32()),
+                                    "t": pa.array([2, 1], pa.timestamp("ms"))})
+    _write(tmp_path / "b.parquet", {"key": pa.array([1], pa.uint16()),
+                                    "size": pa.array([10], pa.uint64()),
+                                    "t": pa.array([0], pa.timestamp("ns", tz="UTC"))})
+    result = run_cli("export", "--logs", str(tmp_path), "--size", "size", "--order-by", "t",
+                     "--order", "first-touch", "--align-bits", "0", "--out", str(tmp_path / "w.json"))
+    assert result.code == 0, result.stderr
+    spec = json.loads((tmp_path / "w.json").read_text())
+    assert spec["metrics"]["rows"] == 3 and spec["metrics"]["bytes_moved"] == 40
+    assert [e["key"] for e in spec["pack_order"]["inline"]] == [1, 2]
+
+
+@pytest.mark.parametrize("folder", ["key=v2", "size=7b"])
+def test_a_name_value_folder_is_not_a_column(tmp_path: Path, folder: str) -> None:
+    # DuckDB's Hive detection put the folder's value in place of the file's column: one key
+    # 'v2', or "size has type VARCHAR".
+    (tmp_path / folder).mkdir()
+    path = _write(tmp_path / folder / "log.parquet", {**GOOD, "request_id": [1, 2, 3]})
+    out = tmp_path / "w.json"
+    result = run_cli("export", "--logs", str(path), "--size", "size", "--request-col",
+                     "request_id", "--out", str(out))
+    assert result.code == 0, result.stderr
+    spec = json.loads(out.read_text())
+    assert spec["metrics"]["distinct_keys"] == 2 and spec["metrics"]["bytes_moved"] == 16384
+    assert {e["key"] for e in spec["pack_order"]["inline"]} == {"m.l.0", "m.l.1"}
+    curve = tmp_path / "mrc.json"
+    assert run_cli("mrc", "--logs", str(tmp_path / folder), "--out", str(curve)).code == 0
+    assert json.loads(curve.read_text())["working_set"] == 2
+
+
+def test_a_file_named_twice_is_read_twice_with_a_warning(tmp_path: Path) -> None:
+    # Read as often as named (tests/test_api.py: a log replayed twice), but overlapping globs
+    # and links do it by accident: the user is told.
+    path = _write(tmp_path / "a.parquet", GOOD)
+    os.symlink(path, tmp_path / "b.parquet")
+    for logs in ([str(path), str(path)], [str(tmp_path)], [str(tmp_path / "*.parquet")]):
+        out = tmp_path / "w.json"
+        result = run_cli("export", *[a for f in logs for a in ("--logs", f)], "--out", str(out))
+        assert result.code == 0, result.stderr
+        assert f"Warning: log file {str(path)!r} is read 2 times" in result.stderr
+        assert json.loads(out.read_text())["metrics"]["rows"] == 6
+    result = run_cli("export", "--logs", str(path), "--out", str(tmp_path / "w.json"))
+    assert "Warning" not in result.stderr
+
+
+def test_key_scale_on_keys_that_are_not_addresses_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.parquet", GOOD)
+    result = run_cli("export", "--logs", str(path), "--key-scale", "512",
+                     "--out", str(tmp_path / "w.json"))
+    assert result.code == 1, result.stderr
+    assert "column 'key' holds string keys; drop --key-scale" in result.stderr
+
+
+def test_unsigned_keys_past_2_63_point_at_the_column_type(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.parquet", {"key": pa.array([2**63 + 1, 5], pa.uint64())})
+    result = run_cli("export", "--logs", str(path), "--out", str(tmp_path / "w.json"))
+    assert result.code == 1 and "write the key column as text or bytes" in result.stderr
+    assert "--key-scale" not in result.stderr  # no option of ours fixes it
+
+
+def test_nanosecond_timestamps_with_a_time_zone(tmp_path: Path) -> None:
+    # What pandas writes for datetime64[ns, UTC]; DuckDB 1.x reads it in microseconds.
+    base = 1_767_225_600_000_000_000
+    path = _write(tmp_path / "a.parquet", {
+        "key": ["k1", "k2", "k3"],
+        "ts": pa.array([base + 900, base + 100, base + 500], pa.timestamp("ns", tz="UTC"))})
+    out = tmp_path / "w.json"
+    result = run_cli("export", "--logs", str(path), "--order-by", "ts", "--order", "first-touch",
+                     "--out", str(out))
+    assert result.code == 0, result.stderr
+    order = [e["key"] for e in json.loads(out.read_text())["pack_order"]["inline"]]
+    if duckdb.__version__.startswith("1."):
+        assert "reads in microseconds" in result.stderr
+        assert order == ["k1", "k2", "k3"]  # all three tie: file order
+    else:
+        assert "Warning" not in result.stderr
+        assert order == ["k2", "k3", "k1"]

@@ -36,8 +36,10 @@ DIALECTS: dict[str, Dialect] = {
     for d in (
         Dialect("duckdb", "duckdb", note="the reference engine"),
         Dialect("postgres", "postgres", note="PostgreSQL 15; order text keys under the C "
-                "collation (initdb --locale=C or COLLATE \"C\") to match DuckDB's byte order"),
-        Dialect("spark", "spark", note="Spark 3.5+/4.x and Databricks"),
+                "collation (initdb -E UTF8 --locale=C or COLLATE \"C\") to match DuckDB's byte "
+                "order; the database must be UTF8"),
+        Dialect("spark", "spark", note="Spark 3.5+/4.x and Databricks; set "
+                "spark.sql.ansi.enabled = true, so that overflow fails instead of wrapping"),
         # ClickHouse's substring/position/length count bytes; the UTF8 variants count characters
         # (https://clickhouse.com/docs/sql-reference/functions/string-functions#substringutf8).
         # ClickHouse also lets an output alias shadow an input column anywhere in the SELECT

@@ -4,8 +4,10 @@ The log is a table (`--table`, optionally schema-qualified). Accesses are positi
 `order_col`, which is required: a table has no row order (physical order, `ctid`, is not even
 insertion order after one COPY: rows with long text land out of order), so ties fall back to it
 only as a last resort. Text keys and a text order column are compared under the "C" collation,
-so ordering is by bytes as in DuckDB whatever the database's locale, and the session's time zone
-is UTC, as DuckDB's, so keys with a time zone read the same.
+so ordering is by bytes as in DuckDB whatever the database's locale. The session's settings
+that change how values read are fixed (time zone UTC, as DuckDB's; ISO dates; every float digit),
+whatever the database or role sets, and the database must be UTF8: md5() and substr() work on
+its bytes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,20 @@ class PostgresEngine:
             con = psycopg.connect(dsn, autocommit=True)
         except (psycopg.OperationalError, psycopg.ProgrammingError) as e:
             raise InputError(f"cannot connect to PostgreSQL ({str(e).strip()}); check --dsn") from e
-        con.execute("SET TIME ZONE 'UTC'")
+        # A database or role may set these: DateStyle 'SQL, DMY' made timestamp keys
+        # '02/01/2024 03:04:05 UTC', extra_float_digits = 0 rounded every share to 15 digits.
+        for setting in ("TIME ZONE 'UTC'", "DateStyle = 'ISO, MDY'", "IntervalStyle = 'postgres'",
+                        "extra_float_digits = 3"):
+            con.execute(f"SET {setting}")
+        encoding = con.execute("SHOW server_encoding").fetchone()[0]
+        if isinstance(encoding, bytes):  # psycopg gives SQL_ASCII text as bytes
+            encoding = encoding.decode("ascii", "replace")
+        if encoding.upper() not in ("UTF8", "UTF-8"):
+            con.close()
+            # Hashes (md5), prefix lengths and delimiter positions work on the database's bytes:
+            # LATIN1 changed every tie-break; SQL_ASCII cut prefixes inside characters.
+            raise InputError(f"the PostgreSQL database has encoding {encoding}; sqlwave needs "
+                             "UTF8 (create the database WITH ENCODING 'UTF8', or initdb -E UTF8)")
         return cls(con)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -29,6 +29,9 @@ class SparkEngine:
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
+        # Overflow must stop the export, as on DuckDB and PostgreSQL: with ANSI off (Spark
+        # 3.5's default) sizes summed past 2^63 wrapped to negative bytes, keys above 2^63 too.
+        spark.conf.set("spark.sql.ansi.enabled", "true")
 
     @classmethod
     def start(cls, master: str = "local[*]", quiet: bool = True) -> SparkEngine:

@@ -264,6 +264,19 @@ def test_postgres_under_an_icu_collation_still_matches(pg_dsn: str, tmp_path: Pa
     assert dumps(got) == dumps(expected)
 
 
+def test_spark_overflow_stops_the_export_even_with_ansi_off(spark: Any, tmp_path: Path) -> None:
+    # Spark 3.5's default: sums past 2^63 wrapped, and the WaveSpec showed negative bytes.
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "a"], "size": [2**62] * 3}), path)
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        with pytest.raises(Exception, match="(?i)overflow"):
+            build_with_engine(EngineOptions("spark"), [str(path)],
+                              ExportOptions(size_col="size"), spark=spark)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
 def test_spark_start_up_lines_stay_off_the_terminal(tmp_path: Path) -> None:
     # A process of its own: in this one the fixture's JVM has already started.
     pq.write_table(pa.table({"key": ["a.b.c", "a.b.d", "a.b.c"]}), tmp_path / "x.parquet")
@@ -310,24 +323,52 @@ def test_missing_engine_package_is_a_clear_error(engine: str, module: str, extra
     assert f"is not installed; run: pip install 'sqlwave[{extra}]'" in result.stderr
 
 
-def test_postgres_timestamptz_keys_do_not_depend_on_the_server_time_zone(pg_dsn: str,
-                                                                         tmp_path: Path) -> None:
+def test_postgres_timestamptz_keys_do_not_depend_on_the_server_settings(pg_dsn: str,
+                                                                        tmp_path: Path) -> None:
+    # A database may set its time zone, DateStyle and float digits: keys read
+    # '02/01/2024 03:04:05 UTC' and every ratio had 15 digits before the session fixed them.
     import psycopg
 
     with psycopg.connect(pg_dsn, autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS sqlwave_tokyo")
         admin.execute("CREATE DATABASE sqlwave_tokyo")
-        admin.execute("ALTER DATABASE sqlwave_tokyo SET timezone = 'Asia/Tokyo'")
+        for setting in ("timezone = 'Asia/Tokyo'", "DateStyle = 'SQL, DMY'",
+                        "extra_float_digits = 0", "IntervalStyle = 'sql_standard'"):
+            admin.execute(f"ALTER DATABASE sqlwave_tokyo SET {setting}")
     dsn = pg_dsn.rsplit("/", 1)[0] + "/sqlwave_tokyo"
     with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute("CREATE TABLE stamps AS SELECT i AS seq, TIMESTAMPTZ '2024-01-01 00:00:00+00' "
-                    "+ (i % 3) * INTERVAL '1 hour' AS key FROM generate_series(0, 9) AS g(i)")
+        con.execute("CREATE TABLE stamps AS SELECT i AS seq, TIMESTAMPTZ '2024-01-02 03:04:05+00' "
+                    "+ (i % 3) * INTERVAL '1 hour' AS key FROM generate_series(0, 8) AS g(i)")
     log = tmp_path / "stamps.parquet"
-    duckdb.sql("COPY (SELECT i AS seq, TIMESTAMPTZ '2024-01-01 00:00:00+00' + (i % 3) * "
-               f"INTERVAL 1 HOUR AS key FROM range(10) t(i)) TO '{log}'")
-    expected, _ = build_wave_spec([str(log)], ExportOptions(order_col="seq"))
-    got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="stamps"), [],
-                                 ExportOptions(order_col="seq"))
+    duckdb.sql("COPY (SELECT i AS seq, TIMESTAMPTZ '2024-01-02 03:04:05+00' + (i % 3) * "
+               f"INTERVAL 1 HOUR AS key FROM range(9) t(i)) TO '{log}'")
+    opts = ExportOptions(order_col="seq", prefix_len=7)
+    expected, _ = build_wave_spec([str(log)], opts)
+    got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="stamps"), [], opts)
     con.engine.close()  # type: ignore[attr-defined]
-    assert got["cohorts"] == expected["cohorts"]
-    assert got["pack_order"]["inline"][0]["key"] == "2024-01-01 00:00:00+00"
+    assert {e["key"] for e in got["pack_order"]["inline"]} == {
+        f"2024-01-02 0{h}:04:05+00" for h in (3, 4, 5)}
+    assert got["metrics"]["reuse_ratio"] == expected["metrics"]["reuse_ratio"] == 2 / 3
+    del got["source"], expected["source"]
+    assert dumps(got) == dumps(expected)
+
+
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_postgres_database_not_in_utf8_is_refused(pg_dsn: str, encoding: str,
+                                                  tmp_path: Path) -> None:
+    # md5() and substr() work on the database's bytes: LATIN1 changed every tie-break,
+    # SQL_ASCII cut prefixes inside characters (and psycopg gave column names as bytes).
+    import psycopg
+
+    name = f"sqlwave_{encoding.lower()}"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name} ENCODING '{encoding}' LOCALE 'C' "
+                      "TEMPLATE template0")
+    dsn = pg_dsn.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE log AS SELECT 1 AS seq, 'a.b' AS key")
+    result = run_cli("export", "--engine", "postgres", "--dsn", dsn, "--table", "log",
+                     "--order-by", "seq", "--out", str(tmp_path / "w.json"))
+    assert result.code == 1, result.stderr
+    assert f"has encoding {encoding}; sqlwave needs UTF8" in result.stderr

@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sqlwave.checks import check_bits, check_cohorts, check_key_scale
+from sqlwave.checks import check_bits, check_cohorts, check_key_scale, text
 from sqlwave.engine import connect
 from sqlwave.errors import InputError, ParameterError
 from sqlwave.log import bind_log
@@ -31,6 +31,7 @@ def compute_usage(logs: Any, key_col: str = "key", size_col: str | None = None,
     {'key': 'a', 'hits': 2, 'bytes': 8, 'first_pos': 0, 'last_pos': 2}
     """
     session = _session(logs, key_col, size_col, request_col)
+    session.check_sizes()
     return session.run_table(f"SELECT * FROM {session.usage()} WHERE key IS NOT NULL ORDER BY h60, key")
 
 
@@ -84,11 +85,44 @@ def suggest_pack_order_from_usage(usage: pa.Table, strategy: str = "hot",
     >>> suggest_pack_order_from_usage(u).select(["rank", "key", "byte_offset"]).to_pylist()
     [{'rank': 1, 'key': 'b', 'byte_offset': 0}, {'rank': 2, 'key': 'a', 'byte_offset': 8192}]
     """
+    text("strategy", strategy)
+    check_bits("align_bits", align_bits)
+    session = Session.over_usage(connect(), _checked_usage(usage))
+    session.check_sizes()
+    _check_usage_rows(session)
+    table = session.pack(strategy, align_bits)
+    return session.run_table(f"SELECT * FROM {table} ORDER BY rank")
+
+
+def _checked_usage(usage: Any) -> pa.Table:
+    """A usage table's columns: all there, and whole numbers where they count or measure."""
+    if not isinstance(usage, pa.Table):
+        raise InputError(f"usage must be a pyarrow.Table (from compute_usage()), not a "
+                         f"{type(usage).__name__}")
     missing = [c for c in REQUIRED_USAGE_COLUMNS if c not in usage.column_names]
     if missing:
         raise InputError(f"usage table lacks columns {', '.join(missing)}; build it with compute_usage()")
-    check_bits("align_bits", align_bits)
-    session = Session.over_usage(connect(), usage)
-    session.check_sizes()
-    table = session.pack(strategy, align_bits)
-    return session.run_table(f"SELECT * FROM {table} ORDER BY rank")
+    if len(set(usage.column_names)) < len(usage.column_names):
+        raise InputError("usage table has a column name twice; build it with compute_usage()")
+    # A float size packed 10.5 bytes into a 10-byte slot: the next object overlapped it.
+    wrong = [f"{c} ({usage.schema.field(c).type})" for c in REQUIRED_USAGE_COLUMNS[1:]
+             if not pa.types.is_integer(usage.schema.field(c).type)]
+    if wrong:
+        raise InputError(f"usage columns must be integers: {', '.join(wrong)}; build the table "
+                         "with compute_usage(), or cast those columns")
+    return usage
+
+
+def _check_usage_rows(session: Session) -> None:
+    """One row per key, with counts >= 0: a key listed twice was packed twice."""
+    repeated, nulls, negative = session.con.execute(  # type: ignore[misc]
+        f"SELECT count(*) - count(DISTINCT key), count(*) - count(key), "
+        f"count(*) FILTER (WHERE hits < 0 OR bytes < 0) FROM {session.usage()}").fetchone()
+    if repeated:
+        raise InputError(f"usage table lists {repeated} key(s) more than once; it needs one row "
+                         "per key (sum hits and bytes per key, or build it with compute_usage())")
+    if nulls:
+        raise InputError(f"usage table has {nulls} row(s) with a NULL key; drop them")
+    if negative:
+        raise InputError(f"usage table has {negative} row(s) with negative hits or bytes")
+

@@ -22,6 +22,11 @@ def to_dlpack_columns(table: pa.Table, columns: list[str] | None = None) -> dict
     >>> np.from_dlpack(cols["x"]).tolist()
     [1, 2, 3]
     """
+    if isinstance(table, pa.RecordBatch):  # one chunk per column, no copy
+        table = pa.Table.from_batches([table])
+    if not isinstance(table, pa.Table):
+        raise InputError(f"to_dlpack_columns takes a pyarrow.Table, not a {type(table).__name__} "
+                         "(pyarrow.Table.from_pandas for a DataFrame)")
     if isinstance(columns, str):  # list("ab") would be ["a", "b"]
         raise InputError(f"columns must be a list of names; for one column, pass [{columns!r}]")
     names = list(table.column_names) if columns is None else list(columns)
@@ -30,6 +35,9 @@ def to_dlpack_columns(table: pa.Table, columns: list[str] | None = None) -> dict
         if name not in table.column_names:
             raise InputError(f"column {name!r} is not in the table."
                              + did_you_mean(name, table.column_names))
+        if table.column_names.count(name) > 1:
+            raise InputError(f"the table has {table.column_names.count(name)} columns named "
+                             f"{name!r}; rename all but one")
         out[name] = _one_buffer(name, table.column(name))
     return out
 

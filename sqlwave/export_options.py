@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlwave.checks import (
     whole,
 )
 from sqlwave.errors import ParameterError
+
+ENGINE_KEYS = frozenset({"memory_limit", "temp_directory", "threads"})  # engine.connect's
 
 
 @dataclass
@@ -52,6 +55,9 @@ class ExportOptions:
     engine: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
+        if not isinstance(self.engine, dict) or set(self.engine) - ENGINE_KEYS:
+            raise ParameterError(f"engine takes {', '.join(sorted(ENGINE_KEYS))}, got "
+                                 f"{self.engine!r}")
         text("key_col", self.key_col)
         for name in ("size_col", "request_col", "order_col", "previous"):
             text(name, getattr(self, name), optional=True)
@@ -75,3 +81,21 @@ class ExportOptions:
         if self.page_bits_options and self.order != "auto":
             raise ParameterError("page size options (--page-bits-options) are for --order auto, "
                                  "which chooses among them; with another order give --page-bits")
+        self._plain()
+
+    def _plain(self) -> None:
+        """The checked values as plain Python numbers and lists of our own: they go into the
+        WaveSpec as they are, where numpy's integers would not serialise and the caller's list
+        would be shared with the returned dict."""
+        for name in ("depth", "top_k", "page_bits", "key_scale", "max_inline", "request_window",
+                     "io_cost_bytes", "prefix_len", "align_bits", "capacity"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, operator.index(value))
+        for name in ("wave_bytes", "page_bits_options"):
+            values = getattr(self, name)
+            if values is not None:
+                setattr(self, name, [operator.index(v) for v in values])
+        for name in ("reuse_sample", "previous_threshold"):
+            if getattr(self, name) is not None:
+                setattr(self, name, float(getattr(self, name)))

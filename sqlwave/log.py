@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from sqlwave.checks import text
 from sqlwave.engine import (
     BYTES_TYPES,
     INTEGER_TYPES,
@@ -59,16 +61,17 @@ def bind_log(
     Accesses are positioned in file order, or by `order_col` (e.g. a timestamp; ties keep file
     order) when the files are not in access order.
     """
-    source, raw_view = _bind_raw(con, logs)
+    text("key_col", key_col)
+    for name, value in (("size_col", size_col), ("request_col", request_col),
+                        ("order_col", order_col)):
+        text(name, value, optional=True)
+    used = [c for c in (key_col, size_col, request_col, order_col) if c is not None]
+    source, raw_view = _bind_raw(con, logs, used)
     types = _column_types(con)
     source.columns = types
-    used = [c for c in (key_col, size_col, request_col, order_col) if c is not None]
     for col in used:
         if col not in types:
-            raise InputError(
-                f"column {col!r} is not in the log (columns: {', '.join(types)})."
-                + did_you_mean(col, types)
-            )
+            raise _not_in_log(col, types)
     if len(source.files) > 1:
         _check_files_agree(con, source.files, used)
     for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None):
@@ -205,20 +208,35 @@ def _some(files: list[str], shown: int = 3) -> str:
     return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
 
 
+def _not_in_log(col: str, types: dict[str, str]) -> InputError:
+    clash = [n for n in types if n.lower() == col.lower()]
+    renamed = [n for n in types if re.fullmatch(re.escape(col.lower()) + r"_\d+", n.lower())]
+    if clash and renamed:  # `Key` and `key`: DuckDB renamed the second `key_1`
+        return InputError(f"the log has columns {clash[0]!r} and {col!r}, which differ only in "
+                          "case; DuckDB reads names without regard to case (it renamed one "
+                          f"{renamed[0]!r}): rename one of them in the log")
+    return InputError(f"column {col!r} is not in the log (columns: {', '.join(types)})."
+                      + did_you_mean(col, types))
+
+
 def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     cur = con.execute(f"DESCRIBE SELECT * EXCLUDE (sqlwave_pos) FROM {RAW_VIEW}")
     return {row[0]: str(row[1]) for row in cur.fetchall()}
 
 
-def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any) -> tuple[LogSource, str | None]:
+def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any,
+              used: list[str]) -> tuple[LogSource, str | None]:
     """Create RAW_VIEW; return the source and, for files, the statement that made the view."""
     if isinstance(logs, duckdb.DuckDBPyRelation):
-        logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
+        try:
+            logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
+        except duckdb.Error as e:  # e.g. its connection was closed
+            raise InputError(f"cannot read the DuckDB relation: {first_line(e)}") from e
     # pyarrow is not imported for Parquet paths (it is the slowest import of a CLI run); if it
     # was never imported, `logs` cannot be an Arrow table.
     arrow = sys.modules.get("pyarrow")
     if arrow is not None and isinstance(logs, arrow.Table):
-        return _bind_arrow(con, logs), None
+        return _bind_arrow(con, logs, used), None
     files = expand_paths(logs)
     return _bind_parquet(con, files)
 
@@ -228,16 +246,37 @@ def _reserved(name: str) -> InputError:
                       "(file and position of each access); rename that column in the log")
 
 
-def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> LogSource:
+def _bind_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, used: list[str]) -> LogSource:
     if "sqlwave_pos" in {n.lower() for n in table.column_names}:
         raise _reserved("sqlwave_pos")
+    for col in used:
+        if table.column_names.count(col) > 1:
+            raise InputError(f"the table has {table.column_names.count(col)} columns named "
+                             f"{col!r}; rename all but one")
+    try:
+        _register_arrow(con, table)
+    except duckdb.Error:
+        # A column DuckDB cannot read (float16, a union), or none at all: no reason to fail
+        # when the log's own columns are fine, so bind those alone.
+        names = table.column_names
+        only = table.select([names.index(c) for c in dict.fromkeys(used) if c in names])
+        if only.num_columns == 0:
+            raise _not_in_log(used[0], dict.fromkeys(names, "")) from None
+        try:
+            _register_arrow(con, only)
+        except duckdb.Error as e:
+            raise InputError(f"DuckDB cannot read the table's columns: {first_line(e)}") from e
+    return LogSource(file_rows=[table.num_rows], kind="arrow")
+
+
+def _register_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     con.register("sqlwave_arrow", table)
     # Arrow tables have no file row numbers; the window keeps the table's own row order.
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
         "SELECT *, CAST(row_number() OVER () - 1 AS BIGINT) AS sqlwave_pos FROM sqlwave_arrow"
     )
-    return LogSource(file_rows=[table.num_rows], kind="arrow")
+    con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()  # unsupported types fail here, not later
 
 
 def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[LogSource, str]:

@@ -10,6 +10,7 @@ import csv
 import functools
 import itertools
 import json
+import operator
 import re
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -58,11 +59,16 @@ class StagedPolicy:
         for f in fields(self):
             value = getattr(self, f.name)
             low, high, pow2 = LIMITS[f.name]
-            # bools are ints to Python and floats would be truncated: neither is a tile size
-            whole = isinstance(value, int) and not isinstance(value, bool)
-            if not whole or not low <= value <= high or (pow2 and value & (value - 1)):
+            # bools are ints to Python and floats would be truncated: neither is a tile size;
+            # numpy's integers are, stored as plain ints (they go into JSON)
+            try:
+                number = None if isinstance(value, bool) else operator.index(value)
+            except TypeError:
+                number = None
+            if number is None or not low <= number <= high or (pow2 and number & (number - 1)):
                 raise ParameterError(f"policy field {_field_label(f.name)} must be "
                                      f"{_allowed(f.name)}, got {value!r}")
+            object.__setattr__(self, f.name, number)
 
     def smem_bytes(self, dtype_bytes: int = 2) -> int:
         """Shared memory of one CTA: an A and a B tile per pipeline stage."""
@@ -121,6 +127,27 @@ def load_device(name: str) -> dict[str, Any]:
         raise ParameterError(f"unknown device {name!r}; known: {', '.join(sorted(devices))}."
                              + did_you_mean(key, devices))
     return dict(devices[key]) | {"key": key}
+
+
+def check_device(device: Any) -> dict[str, Any]:
+    """A device given as a dict: the same constants as a devices.json entry, as numbers > 0."""
+    needed = [k for k in _device_doc()["devices"]["h100"] if k not in ("name", "wgmma")]
+    if not isinstance(device, dict):
+        raise ParameterError(f"device must be a name ({', '.join(sorted(_device_doc()['devices']))}) "
+                             f"or a dict of its constants, not {type(device).__name__}")
+    def positive(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    # peak_tflops is per dtype: {"bf16": 989, ...}
+    bad = [k for k in needed if not (all(map(positive, device[k].values())) and device[k]
+                                     if k == "peak_tflops" and isinstance(device.get(k), dict)
+                                     else positive(device.get(k)))]
+    if bad:
+        raise ParameterError(f"device dict needs numbers > 0 for {', '.join(bad)} (peak_tflops "
+                             "per dtype; see "
+                             "sqlwave/data/devices.json for the constants of each device)")
+    # The document names the device by its key; Hopper-style wgmma only when it says so.
+    return {"wgmma": False, **device, "key": str(device.get("key") or device.get("name") or "custom")}
 
 
 def model_constants() -> dict[str, Any]:

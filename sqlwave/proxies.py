@@ -34,6 +34,9 @@ def read_problems(source: pa.Table | str) -> pa.Table:
     """GEMM problems (m, n, k, optional dtype, optional weight) from a table or a Parquet path."""
     if isinstance(source, str):
         source = read_parquet(source, "problems file", "check --problems")
+    if not isinstance(source, pa.Table):
+        raise InputError(f"problems must be a pyarrow.Table or a Parquet path, not a "
+                         f"{type(source).__name__} (pyarrow.Table.from_pandas for a DataFrame)")
     names = source.column_names
     repeated = sorted({c for c in names if names.count(c) > 1 and c in PROBLEM_COLUMNS})
     if repeated:  # to_pydict() would keep one of them, silently

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +18,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlwave.checks import whole
+from sqlwave.checks import fraction, whole
 from sqlwave.engine import connect
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.policy import (
     BASELINES,
     StagedPolicy,
+    check_device,
     default_grid,
     fits,
     load_device,
@@ -70,12 +72,16 @@ def check_keys(keys: Any, what: str = "M keys") -> tuple[int, ...]:
     >>> check_keys([64, 1, 16, 16])
     (1, 16, 64)
     """
+    try:
+        numbers = [None if isinstance(k, bool) else operator.index(k) for k in keys]
+    except TypeError:
+        numbers = [None]
     ok = isinstance(keys, (list, tuple)) and keys and all(
-        isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_M_KEY for k in keys)
+        n is not None and 1 <= n <= MAX_M_KEY for n in numbers)
     if not ok:
         raise ParameterError(f"{what} must be whole numbers from 1 to 2^32 (e.g. 1,16,64,256), "
                              f"got {keys!r}")
-    return tuple(sorted(set(keys)))
+    return tuple(sorted(set(numbers)))  # type: ignore[arg-type]
 
 
 def previous_table(doc: Any) -> dict[int, StagedPolicy]:
@@ -249,9 +255,15 @@ def replay_and_tune(problems: pa.Table | str, device: str | dict[str, Any],
     (['1', '4096'], ['BLOCK_SIZE_K', 'BLOCK_SIZE_M'])
     """
     opts = options or TuneOptions()
-    dev = load_device(device) if isinstance(device, str) else device
-    if not 0 <= opts.threshold < 10:
-        raise ParameterError(f"threshold must be in [0, 10), got {opts.threshold}")
+    if not isinstance(opts, TuneOptions):
+        raise ParameterError(f"options must be a TuneOptions, not a {type(opts).__name__}")
+    dev = load_device(device) if isinstance(device, str) else check_device(device)
+    fraction("threshold", opts.threshold, 0, 10, high_open=True)
+    whole("top_k", opts.top_k, 1, 1000)
+    if opts.grid is not None and not (isinstance(opts.grid, list) and opts.grid and all(
+            isinstance(p, StagedPolicy) for p in opts.grid)):
+        raise ParameterError("grid must be a non-empty list of StagedPolicy (or None for the "
+                             "default grid)")
     keys = check_keys(opts.m_keys)
     whole("chunk_size", opts.chunk_size, 1, 1_000_000)
     prev = previous_table(opts.previous)

@@ -11,6 +11,7 @@ from support import run_cli
 
 import sqlwave.export as export_mod
 from sqlwave.engine import connect
+from sqlwave.errors import InputError
 from sqlwave.example import write_example_log
 from sqlwave.export import build_wave_spec
 from sqlwave.export_options import ExportOptions
@@ -36,8 +37,10 @@ def test_footers_decide_the_size_checks(tmp_path):
     pq.write_table(pa.table({"key": ["c"]}), no_column)
     assert _valid([str(good)])
     assert _valid([str(good)], size_col=None)  # sizes are then the constant 1
-    for other in (nulls, negative, no_stats, no_column):
+    for other in (nulls, negative, no_stats):
         assert not _valid([str(good), str(other)]), other.name
+    with pytest.raises(InputError, match="missing from 1 of 2"):  # no NULL sizes by omission
+        _valid([str(good), str(no_column)])
     assert not sizes_valid_by_footer(*_arrow_log())
 
 

@@ -182,8 +182,12 @@ def test_api_refuses_what_export_refuses(call, message):
 @pytest.mark.parametrize("sizes, message", [([-5000, 3], "negative size"),
                                              ([None, 3], "NULL size")])
 def test_pack_order_refuses_bad_sizes(sizes, message):
-    usage = compute_usage(pa.table({"key": ["a", "b"], "size": pa.array(sizes, pa.int64())}),
-                          "key", "size")
+    log = pa.table({"key": ["a", "b"], "size": pa.array(sizes, pa.int64())})
+    with pytest.raises(InputError, match=message):
+        compute_usage(log, "key", "size")
+    good = compute_usage(pa.table({"key": ["a", "b"], "size": [1, 3]}), "key", "size")
+    usage = good.set_column(good.schema.get_field_index("size"), "size",
+                            pa.array(sizes, pa.int64()))  # a usage table edited by hand
     with pytest.raises(InputError, match=message):
         suggest_pack_order_from_usage(usage)
     with pytest.raises(InputError, match=message):

@@ -57,24 +57,24 @@ def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions
         from sqlwave.spark_engine import SparkEngine, bind_spark
 
         spark_engine = SparkEngine(spark) if spark is not None else SparkEngine.start(where.master)
-        log = bind_spark(spark_engine, logs, opts.key_col, opts.size_col, opts.request_col,
-                         opts.order_col)
-        con = EngineConnection(spark_engine)
-    else:
-        from sqlwave.postgres_engine import PostgresEngine, bind_postgres
-
-        assert where.dsn is not None and where.table is not None
-        pg = PostgresEngine.connect(where.dsn)
-        try:
-            log = bind_postgres(pg, where.table, opts.key_col, opts.size_col, opts.request_col,
-                                opts.order_col)
-            con = EngineConnection(pg)
+        with spark_engine.ansi_mode():
+            log = bind_spark(spark_engine, logs, opts.key_col, opts.size_col, opts.request_col,
+                             opts.order_col)
+            con = EngineConnection(spark_engine)
             spec, _ = build_on(con, log, opts, pack_order_out=pack_order_out, progress=progress)
-        except BaseException:
-            pg.close()
-            raise
         return spec, con
-    spec, _ = build_on(con, log, opts, pack_order_out=pack_order_out, progress=progress)
+    from sqlwave.postgres_engine import PostgresEngine, bind_postgres
+
+    assert where.dsn is not None and where.table is not None
+    pg = PostgresEngine.connect(where.dsn)
+    try:
+        log = bind_postgres(pg, where.table, opts.key_col, opts.size_col, opts.request_col,
+                            opts.order_col)
+        con = EngineConnection(pg)
+        spec, _ = build_on(con, log, opts, pack_order_out=pack_order_out, progress=progress)
+    except BaseException:
+        pg.close()
+        raise
     return spec, con
 
 

@@ -84,7 +84,7 @@ def _session(
     con = connect(**(engine or {}))
     log = bind_log(con, logs, key_col, size_col, request_col, order_col)
     if guess_size and size_col is None and _has_sizes(con, log, key_col):
-        log = bind_log(con, logs, key_col, "size", request_col, order_col)
+        log = bind_log(con, logs, key_col, "size", request_col, order_col, warn=False)
     return Session(con, log)
 
 

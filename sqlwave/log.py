@@ -24,6 +24,7 @@ from sqlwave.engine import (
     quote,
 )
 from sqlwave.errors import InputError, did_you_mean
+from sqlwave.log_files import check_files_agree, warn_nanoseconds_lost, warn_repeated
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,27 +56,32 @@ def bind_log(
     size_col: str | None = None,
     request_col: str | None = None,
     order_col: str | None = None,
+    warn: bool = True,
 ) -> BoundLog:
     """Create the views `sqlwave_raw` (the user's columns) and `sqlwave_log` (normalised).
 
     Accesses are positioned in file order, or by `order_col` (e.g. a timestamp; ties keep file
-    order) when the files are not in access order.
+    order) when the files are not in access order. `warn`: print warnings about the files
+    (False when the same log is bound again).
     """
     text("key_col", key_col)
     for name, value in (("size_col", size_col), ("request_col", request_col),
                         ("order_col", order_col)):
         text(name, value, optional=True)
     used = [c for c in (key_col, size_col, request_col, order_col) if c is not None]
-    source, raw_view = _bind_raw(con, logs, used)
+    source, raw_view = _bind_raw(con, logs, used, warn)
     types = _column_types(con)
     source.columns = types
     for col in used:
         if col not in types:
             raise _not_in_log(col, types)
-    if len(source.files) > 1:
-        _check_files_agree(con, source.files, used)
+    read = [f for f, n in zip(source.files, source.file_rows) if n] if source.files else []
+    if len(read) > 1:
+        strict = [c for c in (key_col, size_col, order_col) if c is not None]
+        check_files_agree(con, read, strict, [request_col] if request_col else [])
     for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None):
-        _warn_nanoseconds_lost(con, source, name, types[name])
+        if warn:
+            warn_nanoseconds_lost(con, read, name, types[name])
     key_type, key_sql = _key_expression(key_col, types[key_col])
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:
@@ -145,69 +151,6 @@ def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
     return "string", f"CAST({quote(key_col)} AS VARCHAR)"
 
 
-def _kind(type_name: str) -> str:
-    """What a column holds, for comparing files: widths and time units may differ between
-    files (DuckDB widens them), kinds may not."""
-    base = _base(type_name)
-    if base in INTEGER_TYPES:
-        return "integer"
-    if base in TEXT_TYPES:
-        return "text"
-    if base in BYTES_TYPES:
-        return "bytes"
-    if base.startswith("TIMESTAMP"):
-        return "timestamp"
-    if base in ("FLOAT", "DOUBLE"):
-        return "floating point"
-    return base
-
-
-def _check_files_agree(con: duckdb.DuckDBPyConnection, files: list[str], used: list[str]) -> None:
-    """Every file has each used column, of one kind. Files are read as one table (union by
-    name), where a column missing from a file reads as NULLs and one file's type decides the
-    type of all: an empty file with a bytes key made every text key hex, a BOOLEAN size in one
-    file was counted as 1 byte."""
-    seen: dict[str, dict[str, list[str]]] = {col: {} for col in used}
-    for f in files:
-        found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(duckdb_path(f))}, "
-                            "hive_partitioning = false)")
-        columns = {str(name).lower(): str(type_name) for name, type_name, *_ in found.fetchall()}
-        for col in used:
-            kind = _kind(columns[col.lower()]) if col.lower() in columns else "missing"
-            seen[col].setdefault(kind, []).append(f)
-    for col, kinds in seen.items():
-        if "missing" in kinds:
-            missing = kinds["missing"]
-            raise InputError(f"column {col!r} is missing from {len(missing)} of {len(files)} log "
-                             f"files ({_some(missing)}); every file needs it: add it to those "
-                             "files, or leave them out of --logs")
-        if len(kinds) > 1:
-            detail = "; ".join(f"{kind} in {_some(fs)}" for kind, fs in sorted(kinds.items()))
-            raise InputError(f"column {col!r} has a different type in some log files ({detail}); "
-                             "write it with one type in every file")
-
-
-def _warn_nanoseconds_lost(con: duckdb.DuckDBPyConnection, source: LogSource, col: str,
-                           type_name: str) -> None:
-    """DuckDB 1.x reads a Parquet timestamp in nanoseconds with a time zone (pandas writes
-    `datetime64[ns, UTC]` so) in microseconds; 2.x keeps the nanoseconds. Accesses within one
-    microsecond then tie and keep file order, and such keys merge: say so."""
-    if type_name != "TIMESTAMP WITH TIME ZONE" or not source.files:
-        return
-    files = "[" + ", ".join(literal(duckdb_path(f)) for f in source.files) + "]"
-    found = con.execute(f"SELECT count(*) FROM parquet_schema({files}) WHERE name = ? AND "
-                        "logical_type LIKE '%isAdjustedToUTC=1%NANOS=NanoSeconds%'", [col])
-    if found.fetchone()[0]:  # type: ignore[index]
-        print(f"Warning: column {col!r} holds nanosecond timestamps with a time zone, which "
-              f"DuckDB {duckdb.__version__} reads in microseconds: accesses (or keys) within "
-              "one microsecond tie; DuckDB 2 keeps the nanoseconds", file=sys.stderr)
-
-
-def _some(files: list[str], shown: int = 3) -> str:
-    names = ", ".join(repr(f) for f in files[:shown])
-    return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
-
-
 def _not_in_log(col: str, types: dict[str, str]) -> InputError:
     clash = [n for n in types if n.lower() == col.lower()]
     renamed = [n for n in types if re.fullmatch(re.escape(col.lower()) + r"_\d+", n.lower())]
@@ -224,8 +167,8 @@ def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {row[0]: str(row[1]) for row in cur.fetchall()}
 
 
-def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any,
-              used: list[str]) -> tuple[LogSource, str | None]:
+def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any, used: list[str],
+              warn: bool = True) -> tuple[LogSource, str | None]:
     """Create RAW_VIEW; return the source and, for files, the statement that made the view."""
     if isinstance(logs, duckdb.DuckDBPyRelation):
         try:
@@ -238,6 +181,8 @@ def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any,
     if arrow is not None and isinstance(logs, arrow.Table):
         return _bind_arrow(con, logs, used), None
     files = expand_paths(logs)
+    if warn:
+        warn_repeated(files)
     return _bind_parquet(con, files)
 
 
@@ -291,14 +236,17 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
             raise InputError(f"cannot read Parquet file {f!r}: {first_line(e)}") from e
         rows.append(int(found[0]) if found else 0)
         sizes.append(os.path.getsize(f))
-    file_list = "[" + ", ".join(literal(duckdb_path(f)) for f in files) + "]"
+    # Files without rows hold no accesses, and read with the others their types would still
+    # count (an empty file of bytes keys turned every text key into hex): left out.
+    read = [(f, n) for f, n in zip(files, rows, strict=True) if n] or [(files[0], 0)]
+    file_list = "[" + ", ".join(literal(duckdb_path(f)) for f, _ in read) + "]"
     # Position = rows in earlier files + row number in this file: dense and in file order,
     # without a window over every row.
     offsets, total = [], 0
-    for n in rows:
+    for _, n in read:
         offsets.append(total)
         total += n
-    if len(files) == 1:
+    if len(read) == 1:
         pos = "file_row_number"
     else:
         # file_index is DuckDB's virtual column: the file's place in the list (each entry is
@@ -321,7 +269,7 @@ def _bind_parquet(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[Log
         raise InputError(f"cannot read the log files: {first_line(e)}") from e
     if names[-1] != "sqlwave_pos":  # DuckDB renamed ours: the files have one of that name
         raise _reserved("sqlwave_pos")
-    if len(files) > 1 and "file_index" in {n.lower() for n in names}:  # it would hide the
+    if len(read) > 1 and "file_index" in {n.lower() for n in names}:  # it would hide the
         # virtual column (names are case-insensitive: `File_Index` did, and moved every access)
         raise _reserved("file_index")
     return LogSource(files=files, file_rows=rows, file_bytes=sizes, kind="parquet"), view

@@ -10,6 +10,7 @@ import csv
 import functools
 import itertools
 import json
+import numbers
 import operator
 import re
 from dataclasses import astuple, dataclass, fields
@@ -135,8 +136,9 @@ def check_device(device: Any) -> dict[str, Any]:
     if not isinstance(device, dict):
         raise ParameterError(f"device must be a name ({', '.join(sorted(_device_doc()['devices']))}) "
                              f"or a dict of its constants, not {type(device).__name__}")
-    def positive(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    def positive(value: Any) -> bool:  # numpy's numbers too
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) > 0
 
     # peak_tflops is per dtype: {"bf16": 989, ...}
     bad = [k for k in needed if not (all(map(positive, device[k].values())) and device[k]
@@ -147,7 +149,19 @@ def check_device(device: Any) -> dict[str, Any]:
                              "per dtype; see "
                              "sqlwave/data/devices.json for the constants of each device)")
     # The document names the device by its key; Hopper-style wgmma only when it says so.
-    return {"wgmma": False, **device, "key": str(device.get("key") or device.get("name") or "custom")}
+    plain = {k: _plain_number(v) for k, v in device.items()}
+    return {"wgmma": False, **plain, "key": str(device.get("key") or device.get("name") or "custom")}
+
+
+def _plain_number(value: Any) -> Any:
+    """numpy's numbers as Python's (they reach JSON and SQL text); anything else as it is."""
+    if isinstance(value, dict):
+        return {k: _plain_number(v) for k, v in value.items()}
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def model_constants() -> dict[str, Any]:

@@ -29,9 +29,6 @@ class SparkEngine:
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
-        # Overflow must stop the export, as on DuckDB and PostgreSQL: with ANSI off (Spark
-        # 3.5's default) sizes summed past 2^63 wrapped to negative bytes, keys above 2^63 too.
-        spark.conf.set("spark.sql.ansi.enabled", "true")
 
     @classmethod
     def start(cls, master: str = "local[*]", quiet: bool = True) -> SparkEngine:
@@ -55,7 +52,23 @@ class SparkEngine:
                                        "and --master") from e
         # Spark warns at every global window; here they run on per-key aggregates, by design.
         spark.sparkContext.setLogLevel("ERROR")
+        spark.conf.set("spark.sql.ansi.enabled", "true")  # see ansi_mode
         return cls(spark)
+
+    @contextlib.contextmanager
+    def ansi_mode(self) -> Iterator[None]:
+        """ANSI mode meanwhile, then the session's own setting back. Overflow must stop the
+        export, as on DuckDB and PostgreSQL: with ANSI off (Spark 3.5's default) sizes summed
+        past 2^63 wrapped to negative bytes, and keys above 2^63 to negative keys."""
+        before = self.spark.conf.get("spark.sql.ansi.enabled", None)
+        self.spark.conf.set("spark.sql.ansi.enabled", "true")
+        try:
+            yield
+        finally:
+            if before is None:
+                self.spark.conf.unset("spark.sql.ansi.enabled")
+            else:
+                self.spark.conf.set("spark.sql.ansi.enabled", before)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         df = self.spark.sql(sql)
@@ -74,14 +87,20 @@ class SparkEngine:
 def _stderr_to(log: Any) -> Iterator[None]:
     """File descriptor 2 on `log` meanwhile. The JVM starts in here and keeps that file as its
     stderr, so its later warnings stay off the terminal too; Spark's errors still reach the
-    user, as the Python exceptions they raise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    user, as the Python exceptions they raise. Without a file descriptor 2, nothing to do."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    if sys.stderr is not None:
+        sys.stderr.flush()
     try:
         os.dup2(log.fileno(), 2)
         yield
     finally:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
 
@@ -106,7 +125,9 @@ def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | Non
                    request_col, order_col)
     frames, offset = [], 0
     f = require("pyspark.sql.functions", "spark")
-    for path, rows in zip(log.source.files, log.source.file_rows, strict=True):
+    files = list(zip(log.source.files, log.source.file_rows, strict=True))
+    # Files without rows are left out, as on DuckDB (their types would still count).
+    for path, rows in [(f, n) for f, n in files if n] or files[:1]:
         df = engine.spark.read.parquet(hadoop_path(path))
         frames.append(df.select("*", (f.col("_metadata.row_index") + offset).alias("sqlwave_pos")))
         offset += rows

@@ -206,7 +206,8 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
     An AST cache of the same sqlglot version is compared with the parsed tree (a note when they
     differ); one from another version is ignored (a trace from another version still loads).
     """
-    return list(trace.checked.queries), list(trace.checked.notes)
+    # Copies: the trees are the trace's cache, which a caller's change must not reach.
+    return [q.copy() for q in trace.checked.queries], list(trace.checked.notes)
 
 
 def _check_steps(trace: Trace) -> CheckedSteps:
@@ -266,7 +267,7 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     from sqlwave.plan_metrics import build_metrics
     from sqlwave.sandbox import run_guarded, sandboxed_connection
 
-    queries, notes = checked_queries(trace)
+    queries, notes = list(trace.checked.queries), list(trace.checked.notes)
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
     _check_binds(trace, binds, used)
     con = sandboxed_connection(binds, threads=threads)

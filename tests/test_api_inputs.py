@@ -126,3 +126,11 @@ def test_a_record_batch_hands_over_its_buffers() -> None:
     batch = pa.record_batch({"x": pa.array([1, 2, 3], pa.int64())})
     column = to_dlpack_columns(batch, ["x"])["x"]
     assert np.from_dlpack(column).ctypes.data == buffer_address(batch.column(0))
+
+
+def test_a_device_dict_of_numpy_numbers() -> None:
+    device = {k: (np.int64(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+              for k, v in load_device("h100").items()}
+    doc = replay_and_tune(PROBLEMS, device, TuneOptions(progress=False))
+    json.dumps(doc)
+    assert doc["table"] == replay_and_tune(PROBLEMS, "h100", TuneOptions(progress=False))["table"]

@@ -273,6 +273,8 @@ def test_spark_overflow_stops_the_export_even_with_ansi_off(spark: Any, tmp_path
         with pytest.raises(Exception, match="(?i)overflow"):
             build_with_engine(EngineOptions("spark"), [str(path)],
                               ExportOptions(size_col="size"), spark=spark)
+        # The caller's session keeps its own setting afterwards.
+        assert spark.conf.get("spark.sql.ansi.enabled") == "false"
     finally:
         spark.conf.set("spark.sql.ansi.enabled", "true")
 

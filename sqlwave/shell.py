@@ -24,7 +24,8 @@ HEADER = """\
 -- DuckDB table macros over access logs. Load: .read sql/duckdb/sqlwave.sql
 -- Every macro takes src (table, view, Parquet path, glob or list), key_col (default 'key') and
 -- size_col (default 'size'; make a view with `1 AS size` if the log has none). Accesses are
--- positioned in the order the source yields them.
+-- positioned in the order the source yields them. The macros are TEMP: they last for the
+-- session and write nothing into the open database.
 """
 
 
@@ -34,29 +35,45 @@ HEADER = """\
 # error() would make window orderings volatile, which DuckDB 2 refuses.
 STRATEGY_LIST = ", ".join(f"'{s}'" for s in PACK_STRATEGIES)
 CHECKS = f"""\
-CREATE OR REPLACE MACRO sqlwave_whole(x, lo, hi, what) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_whole(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
     ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
-CREATE OR REPLACE MACRO sqlwave_budget(x, later, what) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_budget(x, later, what) AS
     CASE WHEN x IS NULL THEN
         (CASE WHEN later IS NULL THEN true ELSE error(what || ' is missing but a later one is given') END)
-    WHEN x >= 1 AND x = round(x) THEN true
-    ELSE error(what || ' must be a positive whole number of bytes, got ' || CAST(x AS VARCHAR)) END;
-CREATE OR REPLACE MACRO sqlwave_delimiter(d) AS
+    WHEN x >= 1 AND x <= 4611686018427387904 AND x = round(x) THEN true
+    ELSE error(what || ' must be a whole number of bytes between 1 and 2^62, got '
+               || CAST(x AS VARCHAR)) END;
+-- The value itself, checked where it is used: a NULL top_k folded the plan to no rows, so the
+-- checks on the input never ran, and a negative one failed in LIMIT with DuckDB's message.
+CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
+    CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN CAST(x AS BIGINT)
+    ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
+               || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
+-- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
+CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
+    CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
+        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', '"NULL"')
+        THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
+                   || 'cast it to BIGINT in a view')
+    WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
+    WHEN s < 0 THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    ELSE CAST(s AS BIGINT) END;
+CREATE OR REPLACE TEMP MACRO sqlwave_delimiter(d) AS
     CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
-CREATE OR REPLACE MACRO sqlwave_strategy(s) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_strategy(s) AS
     CASE WHEN s IN ({STRATEGY_LIST}) THEN true
     ELSE error('strategy must be one of {STRATEGY_LIST.replace("'", "")}, got '
                || coalesce(s, 'NULL')) END;
 -- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
 -- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
-CREATE OR REPLACE MACRO sqlwave_key(k) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
-CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
     CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
         'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN true
     ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
@@ -79,7 +96,7 @@ def _column(param: str) -> str:
 
 
 LOG = (
-    f"(SELECT sqlwave_key({_column('key_col')}) AS key, CAST({_column('size_col')} AS BIGINT) AS size, "
+    f"(SELECT sqlwave_key({_column('key_col')}) AS key, sqlwave_size({_column('size_col')}) AS size, "
     "CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))"
 )
 USAGE_CALL = "sqlwave_usage(src, key_col := key_col, size_col := size_col)"
@@ -89,16 +106,17 @@ COMMON = "src, key_col := 'key', size_col := 'size'"
 
 
 def _macro(name: str, params: str, doc: str, body: str) -> str:
-    return f"-- {name}: {doc}\nCREATE OR REPLACE MACRO {name}({params}) AS TABLE\n{body.rstrip()};\n"
+    return f"-- {name}: {doc}\nCREATE OR REPLACE TEMP MACRO {name}({params}) AS TABLE\n{body.rstrip()};\n"
 
 
 def shell_sql() -> str:
     """The whole shell file as text.
 
-    >>> "CREATE OR REPLACE MACRO sqlwave_cohorts(" in shell_sql()
+    >>> "CREATE OR REPLACE TEMP MACRO sqlwave_cohorts(" in shell_sql()
     True
     """
     top_k = _whole("top_k", 1, 100_000)
+    top_k_value = "sqlwave_arg(top_k, 1, 100000, 'top_k')"
     align, page = "CAST(pow(2, align_bits) AS BIGINT)", "CAST(pow(2, page_bits) AS BIGINT)"
     packed = _checked(USAGE_CALL, "sqlwave_strategy(strategy)", _whole("align_bits", 0, MAX_BITS))
     budgets = [f"sqlwave_budget(w{i}, {f'w{i + 1}' if i + 1 < WAVE_PARAMS else 'NULL'}, 'w{i}')"
@@ -124,13 +142,13 @@ def shell_sql() -> str:
                "top-k cohorts by the first prefix_len characters, ranked by hits",
                render("cohorts", src=_checked(USAGE_CALL, _whole("prefix_len", 1, 4096), top_k),
                       text_keys=False, mode="prefix", prefix_len="prefix_len", delimiter="''",
-                      depth="0", max_depth=1, rank_by="hits", top_k="top_k")),
+                      depth="0", max_depth=1, rank_by="hits", top_k=top_k_value)),
         _macro("sqlwave_cohorts_by_delimiter", f"{COMMON}, delimiter := '.', depth := 3, top_k := 20",
                f"top-k cohorts by the first depth segments (depth <= {MAX_DEPTH}), ranked by hits",
                render("cohorts", src=_checked(USAGE_CALL, "sqlwave_delimiter(delimiter)",
                                               _whole("depth", 1, MAX_DEPTH), top_k),
                       text_keys=False, mode="delimiter", prefix_len="0", delimiter="delimiter",
-                      depth="depth", max_depth=MAX_DEPTH, rank_by="hits", top_k="top_k")),
+                      depth="depth", max_depth=MAX_DEPTH, rank_by="hits", top_k=top_k_value)),
         _macro("sqlwave_pack_order", f"{COMMON}, strategy := 'hot', align_bits := 12",
                f"pack order ({', '.join(PACK_STRATEGIES)}) with offsets aligned to 2^align_bits",
                render("pack_order", src=packed, strategy="strategy", strategies=PACK_STRATEGIES,

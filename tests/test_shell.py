@@ -121,8 +121,16 @@ def test_cli_extents_match_python_on_a_glob_of_two_files(tmp_path):
         ("FROM sqlwave_pack_order(LOG, strategy := 'first_touch')", "strategy must be one of"),
         ("FROM sqlwave_pack_order(LOG, align_bits := -1)", "align_bits must be a whole number"),
         ("FROM sqlwave_waves(LOG, w1 := 4096)", "w0 is missing"),
-        ("FROM sqlwave_waves(LOG, w0 := -5)", "w0 must be a positive"),
-        ("FROM sqlwave_metrics(LOG, capacity := 0)", "capacity must be a positive"),
+        ("FROM sqlwave_waves(LOG, w0 := -5)", "w0 must be a whole number of bytes"),
+        ("FROM sqlwave_waves(LOG, w0 := 18446744073709551615)", "between 1 and 2\\^62"),
+        ("FROM sqlwave_metrics(LOG, capacity := 0)", "capacity must be a whole number of bytes"),
+        # A NULL top_k folded the plan to no rows (no error); -1 failed in LIMIT.
+        ("FROM sqlwave_cohorts(LOG, top_k := NULL)", "top_k must be a whole number"),
+        ("FROM sqlwave_cohorts_by_delimiter(LOG, top_k := -1)", "top_k must be a whole number"),
+        # Sizes sqlwave export refuses were used: -5 bytes packed, NULL offsets, 10.7 rounded.
+        ("FROM sqlwave_pack_order(SIZES, size_col := 'negative')", "a size is negative (-5)"),
+        ("FROM sqlwave_waves(SIZES, size_col := 'missing', w0 := 15)", "a size is NULL"),
+        ("FROM sqlwave_metrics(SIZES, size_col := 'fraction')", "has type DECIMAL"),
         ("FROM sqlwave_extents(INTS, key_scale := 0)", "key_scale must be a whole number"),
         ("FROM sqlwave_extents(INTS, page_bits := 41)", "page_bits must be a whole number"),
         ("FROM sqlwave_usage(BLOBS)", "BLOB keys: query a view with lower(hex(key))"),
@@ -138,7 +146,10 @@ def test_shell_macros_refuse_bad_arguments(query, message):
     con.execute(f"CREATE TABLE logs AS FROM '{LOG}'")
     con.execute("CREATE TABLE ints AS SELECT CAST(i AS INTEGER) AS key, 512 AS size FROM range(10) t(i)")
     con.execute("CREATE TABLE blobs AS SELECT '\\x01'::BLOB AS key, 1 AS size")
-    query = query.replace("(LOG", "('logs'").replace("(INTS", "('ints'").replace("(BLOBS", "('blobs'")
+    con.execute("CREATE TABLE sizes AS SELECT * FROM (VALUES ('a', 10, 10, 10.7), "
+                "('b', -5, NULL, 20.2)) AS t(key, negative, missing, fraction)")
+    query = (query.replace("(LOG", "('logs'").replace("(INTS", "('ints'")
+             .replace("(BLOBS", "('blobs'").replace("(SIZES", "('sizes'"))
     with pytest.raises(duckdb.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
         con.execute(query).fetchall()
 
@@ -175,3 +186,20 @@ def test_python_package_loads_the_shell_file_too():
     con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
     rows = con.execute(f"SELECT count(*) FROM sqlwave_usage('{LOG}')").fetchall()
     assert rows[0][0] == export_wave_spec(LOG, "key", "size")["metrics"]["distinct_keys"]
+
+
+def test_the_macros_are_temporary_and_load_into_a_read_only_database(tmp_path):
+    # They were written into the open database: 13 objects in a user's file, a same-named macro
+    # of theirs replaced, and a read-only database refused the .read.
+    import duckdb
+
+    path = str(tmp_path / "user.db")
+    duckdb.connect(path).execute("CREATE MACRO sqlwave_key(a, b) AS a + b").close()
+    con = duckdb.connect(path, read_only=True)
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    assert con.execute(f"SELECT rows FROM sqlwave_metrics('{LOG}')").fetchone()[0] > 0
+    con.close()
+    con = duckdb.connect(path)
+    assert con.execute("SELECT sqlwave_key(1, 2)").fetchone()[0] == 3  # theirs, untouched
+    assert con.execute("SELECT count(*) FROM duckdb_functions() "
+                       "WHERE function_name LIKE 'sqlwave%' AND NOT internal").fetchone()[0] == 1

@@ -2,31 +2,48 @@
 -- DuckDB table macros over access logs. Load: .read sql/duckdb/sqlwave.sql
 -- Every macro takes src (table, view, Parquet path, glob or list), key_col (default 'key') and
 -- size_col (default 'size'; make a view with `1 AS size` if the log has none). Accesses are
--- positioned in the order the source yields them.
+-- positioned in the order the source yields them. The macros are TEMP: they last for the
+-- session and write nothing into the open database.
 
-CREATE OR REPLACE MACRO sqlwave_whole(x, lo, hi, what) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_whole(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
     ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
-CREATE OR REPLACE MACRO sqlwave_budget(x, later, what) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_budget(x, later, what) AS
     CASE WHEN x IS NULL THEN
         (CASE WHEN later IS NULL THEN true ELSE error(what || ' is missing but a later one is given') END)
-    WHEN x >= 1 AND x = round(x) THEN true
-    ELSE error(what || ' must be a positive whole number of bytes, got ' || CAST(x AS VARCHAR)) END;
-CREATE OR REPLACE MACRO sqlwave_delimiter(d) AS
+    WHEN x >= 1 AND x <= 4611686018427387904 AND x = round(x) THEN true
+    ELSE error(what || ' must be a whole number of bytes between 1 and 2^62, got '
+               || CAST(x AS VARCHAR)) END;
+-- The value itself, checked where it is used: a NULL top_k folded the plan to no rows, so the
+-- checks on the input never ran, and a negative one failed in LIMIT with DuckDB's message.
+CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
+    CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN CAST(x AS BIGINT)
+    ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
+               || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
+-- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
+CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
+    CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
+        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', '"NULL"')
+        THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
+                   || 'cast it to BIGINT in a view')
+    WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
+    WHEN s < 0 THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    ELSE CAST(s AS BIGINT) END;
+CREATE OR REPLACE TEMP MACRO sqlwave_delimiter(d) AS
     CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
-CREATE OR REPLACE MACRO sqlwave_strategy(s) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_strategy(s) AS
     CASE WHEN s IN ('hot', 'first-touch', 'last-touch') THEN true
     ELSE error('strategy must be one of hot, first-touch, last-touch, got '
                || coalesce(s, 'NULL')) END;
 -- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
 -- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
-CREATE OR REPLACE MACRO sqlwave_key(k) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
-CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
+CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
     CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
         'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN true
     ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
@@ -34,7 +51,7 @@ CREATE OR REPLACE MACRO sqlwave_integer_key(k) AS
     END;
 
 -- sqlwave_usage: one row per key (hits, bytes, size, first/last position, hash60)
-CREATE OR REPLACE MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
 SELECT
     key AS key,
     CAST(count(*) AS BIGINT) AS hits,
@@ -46,11 +63,11 @@ SELECT
     CAST(count(*) - count(size) AS BIGINT) AS size_nulls,
     CAST(min(size) AS BIGINT) AS size_min,
     (CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 1, 1)) - 1 AS BIGINT) * 72057594037927936 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 2, 1)) - 1 AS BIGINT) * 4503599627370496 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 3, 1)) - 1 AS BIGINT) * 281474976710656 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 4, 1)) - 1 AS BIGINT) * 17592186044416 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 5, 1)) - 1 AS BIGINT) * 1099511627776 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 6, 1)) - 1 AS BIGINT) * 68719476736 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 7, 1)) - 1 AS BIGINT) * 4294967296 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 8, 1)) - 1 AS BIGINT) * 268435456 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 9, 1)) - 1 AS BIGINT) * 16777216 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 10, 1)) - 1 AS BIGINT) * 1048576 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 11, 1)) - 1 AS BIGINT) * 65536 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 12, 1)) - 1 AS BIGINT) * 4096 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 13, 1)) - 1 AS BIGINT) * 256 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 14, 1)) - 1 AS BIGINT) * 16 + CAST(strpos('0123456789abcdef', substr(lower(md5(CAST(key AS VARCHAR))), 15, 1)) - 1 AS BIGINT) * 1) AS h60
-FROM (SELECT sqlwave_key(COLUMNS('^' || regexp_escape(key_col) || '$')) AS key, CAST(COLUMNS('^' || regexp_escape(size_col) || '$') AS BIGINT) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
+FROM (SELECT sqlwave_key(COLUMNS('^' || regexp_escape(key_col) || '$')) AS key, sqlwave_size(COLUMNS('^' || regexp_escape(size_col) || '$')) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
 GROUP BY key;
 
 -- sqlwave_cohorts: top-k cohorts by the first prefix_len characters, ranked by hits
-CREATE OR REPLACE MACRO sqlwave_cohorts(src, key_col := 'key', size_col := 'size', prefix_len := 8, top_k := 20) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_cohorts(src, key_col := 'key', size_col := 'size', prefix_len := 8, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
     FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_whole(prefix_len, 1, 4096, 'prefix_len') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
@@ -76,7 +93,7 @@ totals AS (
     SELECT hits AS m1, bytes AS m2
     FROM grouped
     ORDER BY hits DESC, bytes DESC
-    LIMIT top_k
+    LIMIT sqlwave_arg(top_k, 1, 100000, 'top_k')
 ),
 kth_first AS (
     SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
@@ -92,7 +109,7 @@ candidates AS (
     SELECT g.cohort, g.keys, g.hits, g.bytes
     FROM grouped AS g
     LEFT JOIN kth ON 1 = 1
-    WHERE kth.n IS NULL OR kth.n < top_k OR g.hits > kth.m1
+    WHERE kth.n IS NULL OR kth.n < sqlwave_arg(top_k, 1, 100000, 'top_k') OR g.hits > kth.m1
         OR (g.hits = kth.m1 AND g.bytes >= kth.m2)
 ),
 ranked AS (
@@ -116,11 +133,11 @@ SELECT
     CAST(bytes AS DOUBLE) / NULLIF(all_bytes, 0) AS byte_share
 FROM ranked
 CROSS JOIN totals
-WHERE rank <= top_k
+WHERE rank <= sqlwave_arg(top_k, 1, 100000, 'top_k')
 ORDER BY rank ASC;
 
 -- sqlwave_cohorts_by_delimiter: top-k cohorts by the first depth segments (depth <= 32), ranked by hits
-CREATE OR REPLACE MACRO sqlwave_cohorts_by_delimiter(src, key_col := 'key', size_col := 'size', delimiter := '.', depth := 3, top_k := 20) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_cohorts_by_delimiter(src, key_col := 'key', size_col := 'size', delimiter := '.', depth := 3, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
     FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_delimiter(delimiter) AND sqlwave_whole(depth, 1, 32, 'depth') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
@@ -498,7 +515,7 @@ totals AS (
     SELECT hits AS m1, bytes AS m2
     FROM grouped
     ORDER BY hits DESC, bytes DESC
-    LIMIT top_k
+    LIMIT sqlwave_arg(top_k, 1, 100000, 'top_k')
 ),
 kth_first AS (
     SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
@@ -514,7 +531,7 @@ candidates AS (
     SELECT g.cohort, g.keys, g.hits, g.bytes
     FROM grouped AS g
     LEFT JOIN kth ON 1 = 1
-    WHERE kth.n IS NULL OR kth.n < top_k OR g.hits > kth.m1
+    WHERE kth.n IS NULL OR kth.n < sqlwave_arg(top_k, 1, 100000, 'top_k') OR g.hits > kth.m1
         OR (g.hits = kth.m1 AND g.bytes >= kth.m2)
 ),
 ranked AS (
@@ -538,11 +555,11 @@ SELECT
     CAST(bytes AS DOUBLE) / NULLIF(all_bytes, 0) AS byte_share
 FROM ranked
 CROSS JOIN totals
-WHERE rank <= top_k
+WHERE rank <= sqlwave_arg(top_k, 1, 100000, 'top_k')
 ORDER BY rank ASC;
 
 -- sqlwave_pack_order: pack order (hot, first-touch, last-touch) with offsets aligned to 2^align_bits
-CREATE OR REPLACE MACRO sqlwave_pack_order(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_pack_order(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12) AS TABLE
 SELECT
     CAST(rank AS BIGINT) AS rank,
     key,
@@ -587,7 +604,7 @@ FROM (
 ORDER BY rank ASC;
 
 -- sqlwave_waves: per-wave summary; w0..w3 are per-wave byte budgets
-CREATE OR REPLACE MACRO sqlwave_waves(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12, w0 := NULL, w1 := NULL, w2 := NULL, w3 := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_waves(src, key_col := 'key', size_col := 'size', strategy := 'hot', align_bits := 12, w0 := NULL, w1 := NULL, w2 := NULL, w3 := NULL) AS TABLE
 WITH packed AS (SELECT * FROM sqlwave_pack_order(src, key_col := key_col, size_col := size_col, strategy := strategy, align_bits := align_bits) AS checked WHERE sqlwave_budget(w0, w1, 'w0') AND sqlwave_budget(w1, w2, 'w1') AND sqlwave_budget(w2, w3, 'w2') AND sqlwave_budget(w3, NULL, 'w3')),
 end0 AS (SELECT CASE WHEN w0 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= 0 + w0), 0) END AS e),
 end1 AS (SELECT CASE WHEN w1 IS NULL THEN NULL ELSE COALESCE((SELECT max(byte_offset + aligned_size) FROM packed WHERE byte_offset + aligned_size <= (SELECT e FROM end0) + w1), (SELECT e FROM end0)) END AS e),
@@ -635,7 +652,7 @@ ORDER BY wave ASC
 ) AS summary ORDER BY wave;
 
 -- sqlwave_extents: runs of consecutive pages spanned by integer keys (addresses = key * key_scale)
-CREATE OR REPLACE MACRO sqlwave_extents(src, key_col := 'key', size_col := 'size', page_bits := 12, key_scale := 1) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_extents(src, key_col := 'key', size_col := 'size', page_bits := 12, key_scale := 1) AS TABLE
 WITH spans AS (
     SELECT
         (CAST(((address) - ((((address) % 1099511627776) + 1099511627776) % 1099511627776)) / 1099511627776 AS BIGINT) * CAST(1099511627776 / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)
@@ -687,7 +704,7 @@ GROUP BY extent
 ORDER BY extent ASC;
 
 -- sqlwave_metrics: whole-log metrics (rows, keys, NULL keys, bytes moved, working set, reuse, occupancy)
-CREATE OR REPLACE MACRO sqlwave_metrics(src, key_col := 'key', size_col := 'size', capacity := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO sqlwave_metrics(src, key_col := 'key', size_col := 'size', capacity := NULL) AS TABLE
 WITH sums AS (
     SELECT
         CAST(sum(hits) AS BIGINT) AS rows,

@@ -75,7 +75,8 @@ def bind_log(
     for col in used:
         if col not in types:
             raise _not_in_log(col, types)
-    read = [f for f, n in zip(source.files, source.file_rows) if n] if source.files else []
+    read = ([f for f, n in zip(source.files, source.file_rows, strict=True) if n]
+            if source.files else [])
     if len(read) > 1:
         strict = [c for c in (key_col, size_col, order_col) if c is not None]
         check_files_agree(con, read, strict, [request_col] if request_col else [])

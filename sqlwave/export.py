@@ -169,15 +169,17 @@ def _cohorts(session: Session, opts: ExportOptions) -> list[dict[str, Any]]:
         top_k=opts.top_k))
 
 
-def _guess_delimiter(session: Session) -> str | None:
-    """The separator that most keys contain, for text keys; None for integers and bytes."""
+def _guess_delimiter(session: Session, keys: str | None = None) -> str | None:
+    """The separator that most keys contain, for text keys; None for integers and bytes.
+    `keys`: a relation of the keys to look at (default: every key of the log)."""
     if session.log.key_type != "string":
         return None
     cols = ", ".join(
         f"CAST(sum(CASE WHEN strpos(key, '{d}') > 0 THEN 1 ELSE 0 END) AS BIGINT) AS d{i}"
         for i, d in enumerate(DEFAULT_DELIMITERS)
     )
-    row = fetch_dicts(session.con, f"SELECT {cols} FROM {session.usage()} WHERE key IS NOT NULL")[0]
+    row = fetch_dicts(session.con, f"SELECT {cols} FROM {keys or session.usage()} "
+                                   "WHERE key IS NOT NULL")[0]
     counts = [int(row[f"d{i}"] or 0) for i in range(len(DEFAULT_DELIMITERS))]
     best = max(range(len(counts)), key=lambda i: (counts[i], -i))
     return DEFAULT_DELIMITERS[best] if counts[best] > 0 else None

@@ -72,34 +72,59 @@ class LayoutParams:
 def prepare_log(session: Session, remap: bool, window: int) -> str:
     """The view the layout code reads: non-NULL keys, a request for every access.
 
-    Without request ids, consecutive windows of `window` accesses stand in for requests. With
+    Without request ids, consecutive windows of `window` positions stand in for requests (rows
+    with a NULL key take a position too). With
     `remap`, integer keys go through hash60 so that ids handed out in first-seen order carry no
     layout information (raw Mooncake ids would make key order look like a co-access order).
     """
     key = "key"
     if remap and session.log.key_type == "integer":
         key = helper("hash60", "CAST(key AS VARCHAR)")
-    request = (
-        "request"
-        if session.log.has_request
-        else f"CAST((pos - pos % {window}) / {window} AS BIGINT)"
-    )
-    # Accesses without a request id form one request of their own.
-    missing = "CAST(-1 AS BIGINT)" if session.log.request_integer else "''"
+    request = f"CAST((pos - pos % {window}) / {window} AS BIGINT)"
+    if session.log.has_request:
+        request = "request"
+        if _missing_requests(session):
+            # An access without a request id is a request of its own: put together, they made
+            # one request that spanned both windows and moved every mean. Tagged text keeps
+            # them apart from the real ids.
+            request = ("CASE WHEN request IS NULL THEN 'n' || CAST(pos AS VARCHAR) "
+                       "ELSE 'r' || CAST(request AS VARCHAR) END")
     session.con.execute(
         f"CREATE OR REPLACE TEMP VIEW {LAYOUT_LOG} AS SELECT {key} AS key, size, "
-        f"COALESCE({request}, {missing}) AS request, pos "
-        f"FROM {LOG_VIEW} WHERE key IS NOT NULL"
+        f"{request} AS request, pos FROM {LOG_VIEW} WHERE key IS NOT NULL"
     )
     return LAYOUT_LOG
 
 
-def position_range(session: Session, log: str) -> tuple[int, int]:
+def _missing_requests(session: Session) -> bool:
+    row = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n FROM {LOG_VIEW} "
+                                   "WHERE key IS NOT NULL AND request IS NULL")[0]
+    return bool(row["n"])
+
+
+def split(session: Session, log: str, frac: float) -> tuple[int, int, int, int, int]:
+    """(lo, cut, hi, before, n): the first position, the position before which `frac` of the
+    log's n accesses lie (`before` of them), and one past the last position.
+
+    Rows with a NULL key are not in the log, so its positions can have gaps; a cut into the
+    span of positions then gave the training part too few accesses (a third instead of half,
+    with NULL keys in the first half), so it comes from the accesses themselves.
+    """
     row = fetch_dicts(
         session.con,
-        f"SELECT CAST(min(pos) AS BIGINT) AS lo, CAST(max(pos) + 1 AS BIGINT) AS hi FROM {log}",
+        f"SELECT CAST(min(pos) AS BIGINT) AS lo, CAST(max(pos) + 1 AS BIGINT) AS hi, "
+        f"CAST(count(*) AS BIGINT) AS n FROM {log}",
     )[0]
-    return int(row["lo"] or 0), int(row["hi"] or 0)
+    lo, hi, n = int(row["lo"] or 0), int(row["hi"] or 0), int(row["n"])
+    before = min(max(int(n * frac), 0), n)
+    if before == n:
+        cut = hi
+    elif n == hi - lo:  # no gaps
+        cut = lo + before
+    else:
+        cut = int(fetch_dicts(session.con, f"SELECT pos FROM {log} ORDER BY pos "
+                                           f"LIMIT 1 OFFSET {before}")[0]["pos"])
+    return lo, cut, hi, before, n
 
 
 def window_view(session: Session, log: str, name: str, lo: int, hi: int) -> str:
@@ -262,8 +287,7 @@ def tune_strategies(
     Falls back to in-sample scores when the holdout holds no request the fit part knows.
     Returns {"chosen", "method", "fit_accesses", "holdout_accesses", "candidates": {name: proxies}}.
     """
-    lo, hi = position_range(session, log)
-    cut = lo + int((hi - lo) * (1 - params.holdout))
+    lo, cut, hi, before, n = split(session, log, 1 - params.holdout)
     fit = window_view(session, log, f"sqlwave_layout_fit_{tag}", lo, cut)
     held = window_view(session, log, f"sqlwave_layout_holdout_{tag}", cut, hi)
     method = "holdout"
@@ -275,8 +299,8 @@ def tune_strategies(
         "chosen": choose(scores),
         "method": method,
         "holdout": params.holdout,
-        "fit_accesses": cut - lo,
-        "holdout_accesses": hi - cut,
+        "fit_accesses": before,
+        "holdout_accesses": n - before,
         "candidates": scores,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -13,9 +14,9 @@ from sqlwave.layout import (
     LayoutParams,
     learn,
     pack,
-    position_range,
     prepare_log,
     score,
+    split,
     tune,
     window_view,
 )
@@ -55,20 +56,19 @@ def evaluate_layout(
     if not isinstance(train_frac, (int, float)) or not 0 < train_frac < 1:
         raise ParameterError(f"--train-frac must be between 0 and 1 (exclusive), got {train_frac}")
     session = _session(logs, key_col, size_col, request_col, engine, guess_size, order_col)
-    _cohort_params(session, params)
     session.check_sizes()
     log = prepare_log(session, remap_keys, params.window)
-    lo, hi = position_range(session, log)
-    cut = lo + int((hi - lo) * train_frac)
-    if hi == lo and not fetch_dicts(session.con, f"SELECT count(*) AS n FROM {RAW_VIEW}")[0]["n"]:
+    lo, cut, hi, before, n = split(session, log, train_frac)
+    if n == 0 and not fetch_dicts(session.con, f"SELECT count(*) AS n FROM {RAW_VIEW}")[0]["n"]:
         raise InputError("the log is empty (0 rows); nothing to learn from")
-    if cut <= lo or cut >= hi:
+    if before == 0 or before == n:
         raise InputError(
-            f"the log has {hi - lo} accesses with a key: too few to split at "
-            f"--train-frac {train_frac}"
+            f"the log has {n} accesses with a key: too few to split at --train-frac {train_frac}"
         )
     train = window_view(session, log, "sqlwave_layout_train", lo, cut)
     test = window_view(session, log, "sqlwave_layout_test", cut, hi)
+    # Learned from the training window alone: the test window must not decide how it is read.
+    _cohort_params(session, params, train)
     return _judge(session, train, test, params, top_k, remap_keys, train_frac)
 
 
@@ -83,27 +83,36 @@ def _session(
 ) -> Session:
     con = connect(**(engine or {}))
     log = bind_log(con, logs, key_col, size_col, request_col, order_col)
-    if guess_size and size_col is None and _has_sizes(con, log, key_col):
-        log = bind_log(con, logs, key_col, "size", request_col, order_col, warn=False)
+    if guess_size and size_col is None:
+        sizes = _sizes(con, log, key_col)
+        if sizes == "all":
+            log = bind_log(con, logs, key_col, "size", request_col, order_col, warn=False)
+        elif sizes == "some":  # said, not silently dropped: one NULL size made all 1 byte
+            print("Warning: the log's 'size' column has NULL or negative sizes, so objects count "
+                  "as 1 byte each; pass --size size to see which rows, or fix them",
+                  file=sys.stderr)
     return Session(con, log)
 
 
-def _has_sizes(con: Any, log: BoundLog, key_col: str) -> bool:
-    """Whether the log has an integer `size` column that holds a byte count >= 0 for every access
-    with a key, in every file. Anything less is no guess: an error about NULL or negative sizes
-    would name a column the user never gave."""
+def _sizes(con: Any, log: BoundLog, key_col: str) -> str:
+    """'all' when the log has an integer `size` column that holds a byte count >= 0 for every
+    access with a key, in every file; 'some' when it holds some; else 'none' (the ARC OLTP
+    trace has an all-NULL one). Anything less than all is no guess: an error about NULL or
+    negative sizes would name a column the user never gave."""
     if key_col == "size" or not is_integer_column(log, "size"):
-        return False
+        return "none"
     row = fetch_dicts(con, f"SELECT count(*) AS n, count(\"size\") AS sized, min(\"size\") AS low "
                            f"FROM {RAW_VIEW} WHERE {quote(key_col)} IS NOT NULL")[0]
-    return bool(row["n"]) and row["n"] == row["sized"] and row["low"] >= 0
+    if not row["sized"]:
+        return "none"
+    return "all" if row["n"] == row["sized"] and row["low"] >= 0 else "some"
 
 
-def _cohort_params(session: Session, params: LayoutParams) -> None:
+def _cohort_params(session: Session, params: LayoutParams, train: str) -> None:
     """Cohorts as export defines them: the delimiter most text keys contain, else a prefix."""
     from sqlwave.export import _guess_delimiter
 
-    delimiter = _guess_delimiter(session)
+    delimiter = _guess_delimiter(session, f"(SELECT DISTINCT key FROM {train}) AS keys")
     if delimiter is not None:
         params.cohort_mode, params.delimiter = "delimiter", delimiter
     elif session.log.key_type == "bytes":
@@ -150,11 +159,14 @@ def _judge(
         "strategies": strategies,
         "chosen": chosen,
         "chosen_test_extents_per_request_mean": strategies[chosen]["test_extents_per_request_mean"],
+        # The per-request means count the test requests that touch a key the layout holds.
+        "requests_test_scored": held["requests_held"],
         "stability": stability(session, train, test, chosen, params, top_k),
         "parameters": {
             "train_frac": train_frac,
             "remap_keys": remap_keys,
             "page_bits": params.page_bits,
+            "size_col": session.log.size_col,
             "requests": "column"
             if session.log.has_request
             else f"windows of {params.window} accesses",

@@ -13,9 +13,9 @@ from sqlwave.layout import (
     LayoutParams,
     learn,
     pack,
-    position_range,
     prepare_log,
     score,
+    split,
     tune,
     window_view,
 )
@@ -91,8 +91,7 @@ def keep_previous(
     extents per request by more than the threshold. Replaces the PACK table with the kept
     layout otherwise."""
     session.con.register(PREV, prev["table"])
-    lo, hi = position_range(session, log)
-    cut = lo + int((hi - lo) * (1 - params.holdout))
+    lo, cut, hi, _, _ = split(session, log, 1 - params.holdout)
     fit = window_view(session, log, "sqlwave_layout_prev_fit", lo, cut)
     held = window_view(session, log, "sqlwave_layout_prev_held", cut, hi)
     features, bounds = learn(session, fit, "prev", params)

@@ -80,9 +80,8 @@ def bind_log(
     if len(read) > 1:
         strict = [c for c in (key_col, size_col, order_col) if c is not None]
         check_files_agree(con, read, strict, [request_col] if request_col else [])
-    for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None):
-        if warn:
-            warn_nanoseconds_lost(con, read, name, types[name])
+    for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None and warn):
+        warn_nanoseconds_lost(con, read, name, types[name])
     key_type, key_sql = _key_expression(key_col, types[key_col])
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:

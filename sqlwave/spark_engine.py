@@ -127,7 +127,7 @@ def bind_spark(engine: SparkEngine, logs: Any, key_col: str, size_col: str | Non
     f = require("pyspark.sql.functions", "spark")
     files = list(zip(log.source.files, log.source.file_rows, strict=True))
     # Files without rows are left out, as on DuckDB (their types would still count).
-    for path, rows in [(f, n) for f, n in files if n] or files[:1]:
+    for path, rows in [(p, n) for p, n in files if n] or files[:1]:
         df = engine.spark.read.parquet(hadoop_path(path))
         frames.append(df.select("*", (f.col("_metadata.row_index") + offset).alias("sqlwave_pos")))
         offset += rows

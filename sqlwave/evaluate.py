@@ -16,7 +16,7 @@ import duckdb
 
 from sqlwave.engine import connect, duckdb_path, fetch_dicts, literal
 from sqlwave.errors import InputError, ParameterError
-from sqlwave.policy import BASELINES, StagedPolicy, dtype_key
+from sqlwave.policy import BASELINES, TRITON_TUTORIAL_AUTOTUNE, StagedPolicy, dtype_key
 from sqlwave.proxies import GRID, bind_problems, grid_table, proxies_sql
 
 REQUIRED = ("m", "k", "n", "BM", "BN", "BK", "num_stages", "num_warps", "median_ms")
@@ -107,6 +107,17 @@ def _nearest_key(target: StagedPolicy, p: StagedPolicy) -> tuple[float, StagedPo
     return (dist, p)
 
 
+AUTOTUNED = "triton-tutorial-autotuned"
+
+
+def _autotuned(cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tutorial kernel as its autotuner runs it: of the measured candidates nearest to each
+    of its configs, the fastest (it times them on the device), then the rest."""
+    near = {id(min(cands, key=lambda r: _nearest_key(config, r["policy"])))
+            for config in TRITON_TUTORIAL_AUTOTUNE}
+    return sorted(cands, key=lambda r: (id(r) not in near, r["t"], r["policy"]))
+
+
 def _random_key(seed: int, r: dict[str, Any]) -> str:
     return hashlib.md5(f"{seed}|{r['shape']}|{r['policy'].label()}".encode()).hexdigest()
 
@@ -127,7 +138,7 @@ def rankers(seed: int, device: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _geomean(values: list[float]) -> float:
+def geomean(values: list[float]) -> float:
     return math.exp(math.fsum(math.log(v) for v in values) / len(values))
 
 
@@ -136,8 +147,8 @@ def summarise(regrets: list[float], top3: list[float]) -> dict[str, float]:
     ordered = sorted(regrets)
     p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
     return {
-        "top1_geomean_regret": round(_geomean(ordered), 4),
-        "top3_geomean_regret": round(_geomean(sorted(top3)), 4),
+        "top1_geomean_regret": round(geomean(ordered), 4),
+        "top3_geomean_regret": round(geomean(sorted(top3)), 4),
         "p90_regret": round(p90, 4),
         "max_regret": round(ordered[-1], 4),
         "within_1_05": round(sum(1 for x in ordered if x <= 1.05) / len(ordered), 4),
@@ -149,27 +160,44 @@ def evaluate_timings(path: str, device: dict[str, Any], split: str = "all",
     """The evaluate-policy report for one timings file (see module docstring)."""
     if split not in SPLITS:
         raise ParameterError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    from sqlwave.evaluate_table import head_to_head, table_report
+
     rows = read_candidates(path)
     estimate(rows, device)
-    shapes: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    everything: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        if split == "all" or split_of(int(r["m"]), int(r["k"]), int(r["n"])) == split:
-            shapes[r["shape"]].append(r)
+        everything[r["shape"]].append(r)
+    shapes = {s: c for s, c in everything.items()
+              if split == "all" or split_of(int(s[0]), int(s[1]), int(s[2])) == split}
     if not shapes:
         raise InputError(f"no shape of {path!r} falls in split {split!r}")
+    ranked = {name: {s: sorted(c, key=key) for s, c in everything.items()}
+              for name, key in rankers(seed, device).items()}
+    ranked[AUTOTUNED] = {s: _autotuned(c) for s, c in everything.items()}
     picks: dict[str, list[dict[str, Any]]] = {}
     pickers: dict[str, Any] = {}
-    for name, key in rankers(seed, device).items():
+    for name in ranked:
         top1, top3, picks[name] = [], [], []
-        for cands in shapes.values():
+        for shape, cands in shapes.items():
             best = min(c["t"] for c in cands)
-            ranked = sorted(cands, key=key)
-            picks[name].append(ranked[0])
-            top1.append(ranked[0]["t"] / best)
-            top3.append(min(c["t"] for c in ranked[:3]) / best)
+            order = ranked[name][shape]
+            picks[name].append(order[0])
+            top1.append(order[0]["t"] / best)
+            top3.append(min(c["t"] for c in order[:3]) / best)
         pickers[name] = summarise(top1, top3)
+        # NOTES-policy.md's headline: sum of picked times over sum of best times (weight 1).
+        pickers[name]["time_weighted_regret"] = round(
+            math.fsum(p["t"] for p in picks[name])
+            / math.fsum(min(c["t"] for c in cands) for cands in shapes.values()), 4)
+    baselines = [*BASELINES, AUTOTUNED]
+    versus = {name: head_to_head([b["t"] / o["t"] for b, o in
+                                  zip(picks[name], picks["sqlwave"], strict=True)])
+              for name in baselines}
+    baseline_picks = {name: {s: order[0] for s, order in ranked[name].items()}
+                      for name in baselines}
     return {"shapes": len(shapes), "split": split, "device": device["key"], "pickers": pickers,
-            "calibration": calibration(shapes, picks)}
+            "versus": versus, "calibration": calibration(shapes, picks),
+            "table": table_report(everything, device, baseline_picks)}
 
 
 def calibration(shapes: dict[Any, list[dict[str, Any]]],
@@ -184,12 +212,12 @@ def calibration(shapes: dict[Any, list[dict[str, Any]]],
                     if math.isfinite(c["est"]))
     n = len(ratios)
     out: dict[str, Any] = {"est_over_measured": {
-        "geomean": round(_geomean(ratios), 4), "p10": round(ratios[n // 10], 4),
+        "geomean": round(geomean(ratios), 4), "p10": round(ratios[n // 10], 4),
         "p90": round(ratios[min(n - 1, 9 * n // 10)], 4)}, "speedup": {}}
     for name in BASELINES:
         pairs = [(b, o) for b, o in zip(picks[name], picks["sqlwave"], strict=True)
                  if math.isfinite(b["est"]) and math.isfinite(o["est"])]
         out["speedup"][name] = {
-            "estimated": round(_geomean([b["est"] / o["est"] for b, o in pairs]), 4),
-            "measured": round(_geomean([b["t"] / o["t"] for b, o in pairs]), 4)}
+            "estimated": round(geomean([b["est"] / o["est"] for b, o in pairs]), 4),
+            "measured": round(geomean([b["t"] / o["t"] for b, o in pairs]), 4)}
     return out

@@ -122,10 +122,20 @@ def bench_measured() -> None:
     for split in ("all", "fit", "holdout"):
         doc = evaluate_timings(str(timings), load_device("h100"), split=split)
         for name, p in doc["pickers"].items():
-            print(f"[measured] timm {split:<7} n={doc['shapes']:<4} {name:<16} "
+            print(f"[measured] timm {split:<7} n={doc['shapes']:<4} {name:<25} "
                   f"top1 {p['top1_geomean_regret']:.3f}  top3 {p['top3_geomean_regret']:.3f}  "
                   f"p90 {p['p90_regret']:.3f}  max {p['max_regret']:.2f}  "
-                  f"<=1.05 {p['within_1_05']:.2f}")
+                  f"<=1.05 {p['within_1_05']:.2f}  R {p['time_weighted_regret']:.3f}")
+        for name, v in doc["versus"].items():
+            print(f"[measured] timm {split:<7} sqlwave vs {name:<25} {v['speedup_geomean']:.2f}x "
+                  f"won {v['won']:.0%} lost {v['lost']:.0%} worst {v['worst']:.2f}x")
+    table = doc["table"]  # the same whatever the split: tuned on fit, judged on held out
+    r = table["regret"]
+    print(f"[measured] per-M table, {table['judged_shapes']} held-out shapes "
+          f"({table['skipped_shapes']} unmeasured): top1 {r['top1_geomean_regret']:.3f}  "
+          f"p90 {r['p90_regret']:.3f}  " + "  ".join(
+              f"vs {n} {v['speedup_geomean']:.2f}x won {v['won']:.0%} lost {v['lost']:.0%}"
+              for n, v in table["versus"].items()))
 
 
 def bench_speed(device: str, n_policies: int = 2000, n_shapes: int = 10_000) -> None:

@@ -9,6 +9,8 @@
     max_depth  how many delimiter positions to compute (the largest depth a caller may pass)
     rank_by    'hits' or 'bytes'
     top_k      SQL expression, cohorts returned
+    top_k_limit  optional: the same number as a plain expression for the LIMIT below (where a
+               checking expression, one that can raise an error, would cost DuckDB its top-N)
 
     Columns: rank, cohort, keys, hits, bytes, hit_share, byte_share.
     Ties are broken by the other measure, then hash60 of the cohort, then the cohort itself. -#}
@@ -62,7 +64,7 @@ top_measures AS (
     SELECT {{ rank_by }} AS m1, {{ other }} AS m2
     FROM grouped
     ORDER BY {{ rank_by }} DESC, {{ other }} DESC
-    LIMIT {{ top_k }}
+    LIMIT {{ top_k_limit if top_k_limit is defined else top_k }}
 ),
 kth_first AS (
     SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1

@@ -31,17 +31,21 @@ def test_model_beats_baselines_on_unseen_timm_shapes(timm_holdout: dict) -> None
                             "random", "triton-tutorial-autotuned"}
     ours = pickers["sqlwave"]
     assert set(ours) == PICKER_FIELDS
-    for name in ("vllm-default", "triton-tutorial", "triton-old-model", "random",
-                 "triton-tutorial-autotuned"):
+    for name in ("vllm-default", "triton-tutorial", "triton-old-model", "random"):
         assert ours["top1_geomean_regret"] < pickers[name]["top1_geomean_regret"]
     # the targets on shapes the constants were not fitted on
     assert ours["top1_geomean_regret"] <= 1.10 and ours["p90_regret"] <= 1.25
     assert ours["top3_geomean_regret"] <= ours["top1_geomean_regret"]
-    for name in ("vllm-default", "triton-tutorial", "triton-tutorial-autotuned"):
+    for name in ("vllm-default", "triton-tutorial"):
         # NOTES-policy.md's headline, and more shapes won than lost
         assert ours["time_weighted_regret"] < pickers[name]["time_weighted_regret"]
         versus = timm_holdout["versus"][name]
         assert versus["speedup_geomean"] > 1.03 and versus["won"] > versus["lost"]
+    # The tutorial kernel timing its sixteen configs on the device is an oracle over them: the
+    # model, which times nothing, was level with it (0.994x, docs/policy.md), not better.
+    autotuned = timm_holdout["versus"]["triton-tutorial-autotuned"]
+    assert 0.9 < autotuned["speedup_geomean"] < 1.1
+    assert pickers["triton-tutorial-autotuned"]["top3_geomean_regret"] is None
 
 
 @pytest.mark.real_data
@@ -49,7 +53,7 @@ def test_the_shipped_table_is_judged_on_unseen_shapes(timm_holdout: dict) -> Non
     # A per-M table tuned on the fit shapes over the configs measured on most of them, served
     # to the held-out shapes by M bucket: coarser than ranking each shape's candidates.
     table = timm_holdout["table"]
-    assert table["fit_shapes"] > 500 and table["grid"] >= 10
+    assert table["fit_shapes"] > 500 and table["grid"]["fp16"] >= 10
     assert table["judged_shapes"] + table["skipped_shapes"] == timm_holdout["shapes"]
     assert table["judged_shapes"] > 0.7 * timm_holdout["shapes"]
     per_shape = timm_holdout["pickers"]["sqlwave"]["top1_geomean_regret"]
@@ -130,3 +134,26 @@ def test_candidate_triton_cannot_launch_is_refused(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["evaluate-policy", "--timings", str(path)])
     assert res.exit_code == 1 and res.output.startswith("Error: timings ")
     assert "is not a Triton config (policy field num_warps must be one of 1, 2, 4" in res.output
+
+
+def test_the_table_judgement_needs_a_grid_and_keeps_dtypes_apart(tmp_path) -> None:
+    # Each fit shape measured with configs of its own: no config is on 75 % of them, so no
+    # table (the report said "grid must be a non-empty list" and failed as a whole).
+    rows = []
+    shapes = [(64 * i, 4096, 4096) for i in range(1, 40)]
+    for i, (m, k, n) in enumerate(shapes):
+        for bm in (16, 32, 64, 128):
+            bn = (16, 32, 64, 128, 256)[(i + bm) % 5]
+            rows.append((m, k, n, "torch.float16", "t", bm, bn, 32, 8, 3, 4, 0.1 + bm / 1e4))
+    path = tmp_path / "sparse.parquet"
+    write_timings(path, rows)
+    doc = evaluate_timings(str(path), load_device("h100"))
+    assert doc["table"]["judged_shapes"] == 0 and "fp16: no config measured" in doc["table"]["notes"][0]
+    # Held-out shapes of a dtype no fit shape has are not served another dtype's table.
+    rows = [(m, k, n, "torch.float16" if split_of(m, k, n) == "fit" else "torch.float32",
+             "t", bm, 64, 32, 8, 3, 4, 0.1 + bm / 1e4)
+            for m, k, n in shapes for bm in (16, 32, 64)]
+    write_timings(path, rows)
+    table = evaluate_timings(str(path), load_device("h100"))["table"]
+    assert table["judged_shapes"] == 0 and table["skipped_shapes"] > 0
+    assert any(n.startswith("fp32: no fit shape") for n in table["notes"])

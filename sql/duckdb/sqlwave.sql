@@ -93,7 +93,7 @@ totals AS (
     SELECT hits AS m1, bytes AS m2
     FROM grouped
     ORDER BY hits DESC, bytes DESC
-    LIMIT sqlwave_arg(top_k, 1, 100000, 'top_k')
+    LIMIT CAST(least(greatest(coalesce(top_k, 1), 1), 100000) AS BIGINT)
 ),
 kth_first AS (
     SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1
@@ -515,7 +515,7 @@ totals AS (
     SELECT hits AS m1, bytes AS m2
     FROM grouped
     ORDER BY hits DESC, bytes DESC
-    LIMIT sqlwave_arg(top_k, 1, 100000, 'top_k')
+    LIMIT CAST(least(greatest(coalesce(top_k, 1), 1), 100000) AS BIGINT)
 ),
 kth_first AS (
     SELECT CAST(count(*) AS BIGINT) AS n, min(m1) AS m1

@@ -117,8 +117,8 @@ def shell_sql() -> str:
     """
     top_k = _whole("top_k", 1, 100_000)
     top_k_value = "sqlwave_arg(top_k, 1, 100000, 'top_k')"
-    # The LIMIT takes the value clamped, without error(): with it DuckDB sorted every cohort
-    # instead of keeping the top k (+35 % at 2M cohorts); the checks elsewhere still stop a bad one.
+    # The LIMIT takes the value clamped, without error(): with it DuckDB planned a sort of every
+    # cohort instead of its top-N; the checks on the other uses still stop a bad top_k.
     top_k_limit = "CAST(least(greatest(coalesce(top_k, 1), 1), 100000) AS BIGINT)"
     align, page = "CAST(pow(2, align_bits) AS BIGINT)", "CAST(pow(2, page_bits) AS BIGINT)"
     packed = _checked(USAGE_CALL, "sqlwave_strategy(strategy)", _whole("align_bits", 0, MAX_BITS))

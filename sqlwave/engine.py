@@ -160,7 +160,8 @@ def explain(error: duckdb.Error) -> SqlwaveError:
             "--key-scale")
     if isinstance(error, duckdb.OutOfMemoryException):
         return InputError(f"DuckDB ran out of memory ({text}); raise --memory-limit, or set "
-                          "--temp-directory to a disk with room to spill")
+                          "--temp-directory to a disk with room to spill (in Python: "
+                          "engine={'memory_limit': ..., 'temp_directory': ...})")
     return SqlwaveError(f"DuckDB failed: {text} (`sqlwave --debug ...` shows the traceback)")
 
 
@@ -231,7 +232,8 @@ def expand_paths(logs: str | os.PathLike[str] | list[str] | list[os.PathLike[str
     if not isinstance(items, (list, tuple)):
         raise _not_a_log(items)
     if not items:
-        raise InputError("no log files given; pass --logs PATH (a file, folder or glob)")
+        raise InputError("no log files given; pass --logs PATH (a file, folder or glob; in "
+                         "Python, the logs argument)")
     files: list[str] = []
     for item in items:
         if not isinstance(item, (str, os.PathLike)):

@@ -55,7 +55,7 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         # Said, not ignored: the scale turns block numbers into byte addresses, nothing else.
         raise ParameterError(f"--key-scale multiplies integer keys (block numbers into byte "
                              f"addresses), but column {opts.key_col!r} holds {log.key_type} keys; "
-                             "drop --key-scale")
+                             "drop --key-scale (key_scale= in Python)")
     progress = progress or Progress(enabled=False)
     # Nothing in the WaveSpec reads usage.requests (the costliest part of a 10M-row scan); a
     # section that does must turn this back on. Positions only for orders that sort by them.
@@ -144,12 +144,14 @@ def _checked_metrics(session: Session, opts: ExportOptions) -> dict[str, Any]:
     if metrics["rows"] == 0:
         raise InputError("the log is empty (0 rows); nothing to export")
     if metrics["rows"] == metrics["null_keys"]:
-        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key")
+        raise InputError(f"every row has a NULL key in column {opts.key_col!r}; check --key "
+                         "(key_col= in Python)")
     if metrics["null_keys"]:
         found = f"{metrics['null_keys']} of {metrics['rows']} rows have a NULL key"
         if opts.null_keys == "error":
             raise InputError(f"{found} (--null-keys error); drop or fill them, or pass "
-                             "--null-keys report to count them and leave them out")
+                             "--null-keys report (null_keys='report' in Python) to count them "
+                             "and leave them out")
         print(f"Warning: {found}; they are counted in metrics.null_keys and left out of cohorts, "
               "pack order and extents", file=sys.stderr)
     session.check_sizes()

@@ -88,7 +88,7 @@ def bind_log(
         if _base(types[size_col]) not in INTEGER_TYPES:
             raise InputError(
                 f"size column {size_col!r} has type {types[size_col]}, not an integer byte count; "
-                "cast it to BIGINT or leave out --size"
+                "cast it to BIGINT or leave out --size (size_col= in Python)"
             )
         size_sql = f"CAST({quote(size_col)} AS BIGINT)"
     request_sql = "CAST(NULL AS BIGINT)"

@@ -142,7 +142,8 @@ class Session:
         column = repr(self.log.size_col or "size")
         if problems["nulls"]:
             raise InputError(f"{problems['nulls']} rows have a NULL size in column {column}; "
-                             "fill them or leave out the size column (--size)")
+                             "fill them or leave out the size column (--size; size_col= in "
+                             "Python)")
         if problems["negative"]:
             raise InputError(f"{problems['negative']} keys have a negative size in column "
                              f"{column}; sizes are byte counts and must be >= 0")

@@ -16,7 +16,8 @@ from sqlwave.cli import handle_errors
     "--size",
     "size_col",
     default=None,
-    help="Object size column, in bytes (default: 'size' when the log has an integer one with values).",
+    help="Object size column, in bytes (default: 'size' when the log has an integer one with a "
+    "size >= 0 for every access).",
 )
 @click.option(
     "--request-col",

@@ -18,6 +18,21 @@ MAX_KEY_SCALE = 2**32
 MAX_THREADS = 1024  # far above any machine's cores; 100,000 made DuckDB hang
 
 
+def as_integer(value: Any) -> int | None:
+    """`value` as a plain int when it is a whole number type (int, numpy's integers), else
+    None: never a float (it would be truncated) nor a bool (Python counts it as an int).
+
+    >>> as_integer(5), as_integer(True), as_integer(5.0)
+    (5, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def whole(name: str, value: Any, low: int, high: int) -> int:
     """`value` as an int in [low, high]; floats, bools and strings are refused.
 
@@ -28,11 +43,8 @@ def whole(name: str, value: Any, low: int, high: int) -> int:
     ...
     sqlwave.errors.ParameterError: page_bits must be a whole number between 0 and 40, got 1.5
     """
-    try:
-        number = operator.index(value)  # ints and numpy integers; never floats
-    except TypeError:
-        number = None
-    if isinstance(value, bool) or number is None or not low <= number <= high:
+    number = as_integer(value)
+    if number is None or not low <= number <= high:
         raise ParameterError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
     return number
 

@@ -11,12 +11,12 @@ import functools
 import itertools
 import json
 import numbers
-import operator
 import re
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sqlwave.checks import as_integer
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.wavespec import read_json, read_text
 
@@ -60,12 +60,8 @@ class StagedPolicy:
         for f in fields(self):
             value = getattr(self, f.name)
             low, high, pow2 = LIMITS[f.name]
-            # bools are ints to Python and floats would be truncated: neither is a tile size;
-            # numpy's integers are, stored as plain ints (they go into JSON)
-            try:
-                number = None if isinstance(value, bool) else operator.index(value)
-            except TypeError:
-                number = None
+            # numpy's integers are tile sizes too, stored as plain ints (they go into JSON)
+            number = as_integer(value)
             if number is None or not low <= number <= high or (pow2 and number & (number - 1)):
                 raise ParameterError(f"policy field {_field_label(f.name)} must be "
                                      f"{_allowed(f.name)}, got {value!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlwave.checks import fraction, whole
+from sqlwave.checks import as_integer, fraction, whole
 from sqlwave.engine import connect
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.policy import (
@@ -72,10 +71,7 @@ def check_keys(keys: Any, what: str = "M keys") -> tuple[int, ...]:
     >>> check_keys([64, 1, 16, 16])
     (1, 16, 64)
     """
-    try:
-        numbers = [None if isinstance(k, bool) else operator.index(k) for k in keys]
-    except TypeError:
-        numbers = [None]
+    numbers = [as_integer(k) for k in keys] if isinstance(keys, (list, tuple)) else [None]
     ok = isinstance(keys, (list, tuple)) and keys and all(
         n is not None and 1 <= n <= MAX_M_KEY for n in numbers)
     if not ok:

@@ -174,23 +174,22 @@ def evaluate_timings(path: str, device: dict[str, Any], split: str = "all",
     ranked = {name: {s: sorted(c, key=key) for s, c in everything.items()}
               for name, key in rankers(seed, device).items()}
     ranked[AUTOTUNED] = {s: _autotuned(c) for s, c in everything.items()}
+    best = {shape: min(c["t"] for c in cands) for shape, cands in shapes.items()}
     picks: dict[str, list[dict[str, Any]]] = {}
     pickers: dict[str, Any] = {}
     for name in ranked:
         top1, top3, picks[name] = [], [], []
-        for shape, cands in shapes.items():
-            best = min(c["t"] for c in cands)
+        for shape in shapes:
             order = ranked[name][shape]
             picks[name].append(order[0])
-            top1.append(order[0]["t"] / best)
-            top3.append(min(c["t"] for c in order[:3]) / best)
+            top1.append(order[0]["t"] / best[shape])
+            top3.append(min(c["t"] for c in order[:3]) / best[shape])
         pickers[name] = summarise(top1, top3)
         if name == AUTOTUNED:  # its order puts the fastest first: a top-3 would say nothing
             pickers[name]["top3_geomean_regret"] = None
         # NOTES-policy.md's headline: sum of picked times over sum of best times (weight 1).
         pickers[name]["time_weighted_regret"] = round(
-            math.fsum(p["t"] for p in picks[name])
-            / math.fsum(min(c["t"] for c in cands) for cands in shapes.values()), 4)
+            math.fsum(p["t"] for p in picks[name]) / math.fsum(best.values()), 4)
     baselines = [*BASELINES, AUTOTUNED]
     versus = {name: head_to_head([b["t"] / o["t"] for b, o in
                                   zip(picks[name], picks["sqlwave"], strict=True)])

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from sqlwave.checks import MAX_BITS, MAX_DEPTH, MAX_KEY_SCALE
+from sqlwave.engine import INTEGER_TYPES
 from sqlwave.macros import render
 from sqlwave.strategies import PACK_STRATEGIES
 
@@ -34,6 +35,7 @@ HEADER = """\
 # macro's input that the optimiser folds to true for good arguments; in the bodies themselves,
 # error() would make window orderings volatile, which DuckDB 2 refuses.
 STRATEGY_LIST = ", ".join(f"'{s}'" for s in PACK_STRATEGIES)
+INTEGER_LIST = ", ".join(f"'{t}'" for t in INTEGER_TYPES)  # what DuckDB's typeof() names them
 CHECKS = f"""\
 CREATE OR REPLACE TEMP MACRO sqlwave_whole(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
@@ -53,8 +55,7 @@ CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
 -- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
 CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
-    CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
-        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', '"NULL"')
+    CASE WHEN typeof(s) NOT IN ({INTEGER_LIST}, '"NULL"')
         THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
                    || 'cast it to BIGINT in a view')
     WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
@@ -74,8 +75,7 @@ CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
 CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
-    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
-        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN true
+    CASE WHEN typeof(k) IN ({INTEGER_LIST}) THEN true
     ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
         || '; for other keys the address is the packed offset: sqlwave export writes those extents')
     END;

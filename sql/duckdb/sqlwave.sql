@@ -23,8 +23,7 @@ CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
 -- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
 CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
-    CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
-        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', '"NULL"')
+    CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'UHUGEINT', '"NULL"')
         THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
                    || 'cast it to BIGINT in a view')
     WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
@@ -44,8 +43,7 @@ CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
 CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
-    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
-        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN true
+    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'UHUGEINT') THEN true
     ELSE error('sqlwave_extents needs integer keys (addresses or block ids), not ' || typeof(k)
         || '; for other keys the address is the packed offset: sqlwave export writes those extents')
     END;

@@ -141,9 +141,10 @@ def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
                 how = (f"add --engine {owner}" if not given("engine") else
                        f"drop it, or use --engine {owner}")
                 raise ParameterError(f"{option} is for --engine {owner}, not {engine}; {how}")
-    if engine != "duckdb" and given("previous"):
-        raise ParameterError(f"--previous runs on DuckDB only, not --engine {engine}; export "
-                             "with the default engine to keep a layout, or drop --previous")
+    if engine != "duckdb" and given("previous"):  # refused before any file is looked at
+        from sqlwave.engine_export import previous_refused
+
+        raise previous_refused(engine)
     if reuse_exact and given("reuse_sample"):
         raise ParameterError("give --reuse-exact or --reuse-sample, not both")
 

@@ -38,6 +38,12 @@ class EngineOptions:
             raise ParameterError("--engine spark needs --logs (Parquet files, a folder or a glob)")
 
 
+def previous_refused(engine: str) -> ParameterError:
+    """Keeping a layout registers the old offsets as a local table, which only DuckDB has."""
+    return ParameterError(f"--previous runs on DuckDB only, not --engine {engine}; export with "
+                          "the default engine to keep a layout, or drop --previous")
+
+
 def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions, *,
                       pack_order_out: str | None = None, progress: Progress | None = None,
                       spark: Any = None) -> tuple[dict[str, Any], EngineConnection]:
@@ -50,9 +56,7 @@ def build_with_engine(where: EngineOptions, logs: list[str], opts: ExportOptions
         raise ParameterError(f"--wave-bytes auto runs on DuckDB only, not --engine {where.engine}; "
                              "give explicit budgets (--wave-bytes 1GiB,8GiB) or drop --engine")
     if opts.previous is not None:
-        # Keeping a layout registers the old offsets as a local table, which only DuckDB has.
-        raise ParameterError(f"--previous runs on DuckDB only, not --engine {where.engine}; "
-                             "export with the default engine to keep a layout, or drop --previous")
+        raise previous_refused(where.engine)
     if where.engine == "spark":
         from sqlwave.spark_engine import SparkEngine, bind_spark
 

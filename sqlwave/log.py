@@ -24,7 +24,12 @@ from sqlwave.engine import (
     quote,
 )
 from sqlwave.errors import InputError, did_you_mean
-from sqlwave.log_files import check_files_agree, warn_nanoseconds_lost, warn_repeated
+from sqlwave.log_files import (
+    base_type,
+    check_files_agree,
+    warn_nanoseconds_lost,
+    warn_repeated,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,14 +90,14 @@ def bind_log(
     key_type, key_sql = _key_expression(key_col, types[key_col])
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:
-        if _base(types[size_col]) not in INTEGER_TYPES:
+        if base_type(types[size_col]) not in INTEGER_TYPES:
             raise InputError(
                 f"size column {size_col!r} has type {types[size_col]}, not an integer byte count; "
                 "cast it to BIGINT or leave out --size (size_col= in Python)"
             )
         size_sql = f"CAST({quote(size_col)} AS BIGINT)"
     request_sql = "CAST(NULL AS BIGINT)"
-    request_integer = request_col is None or _base(types[request_col]) in INTEGER_TYPES
+    request_integer = request_col is None or base_type(types[request_col]) in INTEGER_TYPES
     if request_col is not None:
         request_sql = f"CAST({quote(request_col)} AS {'BIGINT' if request_integer else 'VARCHAR'})"
     pos_sql = "sqlwave_pos"
@@ -129,15 +134,11 @@ def sizes_valid_by_footer(con: duckdb.DuckDBPyConnection, log: BoundLog) -> bool
 
 def is_integer_column(log: BoundLog, name: str) -> bool:
     """Whether the bound log has a column `name` of an integer type."""
-    return _base(log.source.columns.get(name, "")) in INTEGER_TYPES
-
-
-def _base(type_name: str) -> str:
-    return type_name.split("(")[0].upper()
+    return base_type(log.source.columns.get(name, "")) in INTEGER_TYPES
 
 
 def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
-    base = _base(type_name)
+    base = base_type(type_name)
     if base in INTEGER_TYPES:
         return "integer", f"CAST({quote(key_col)} AS BIGINT)"
     if base in TEXT_TYPES:

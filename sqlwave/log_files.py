@@ -21,6 +21,11 @@ from sqlwave.errors import InputError
 NUMBER_KINDS = frozenset({"integer", "floating point", "DECIMAL"})
 
 
+def base_type(type_name: str) -> str:
+    """A DuckDB type name without its parameters, upper case: 'DECIMAL(38,0)' -> 'DECIMAL'."""
+    return type_name.split("(")[0].upper().strip('"')
+
+
 def kind(type_name: str) -> str:
     """What a column holds: widths and time units may differ between files (DuckDB widens
     them), kinds may not.
@@ -28,7 +33,7 @@ def kind(type_name: str) -> str:
     >>> kind("UBIGINT"), kind("TIMESTAMP WITH TIME ZONE"), kind("DECIMAL(38,0)")
     ('integer', 'timestamp', 'DECIMAL')
     """
-    base = type_name.split("(")[0].upper().strip('"')
+    base = base_type(type_name)
     if base in INTEGER_TYPES:
         return "integer"
     if base in TEXT_TYPES:

@@ -10,9 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from sqlwave.trace import REPLAY_TIMEOUT_S
+
 
 def problems_from_trace(trace_path: str, sample: str | None, binds: dict[str, str],
-                        timeout: float = 600.0) -> tuple[pa.Table, dict[str, Any]]:
+                        timeout: float = REPLAY_TIMEOUT_S) -> tuple[pa.Table, dict[str, Any]]:
     """(last step rows, plan metrics as JSON) of a trace replayed on bound Parquet samples.
 
     `sample` binds the trace's default input tag (its first `-- input:`), `binds` the others.

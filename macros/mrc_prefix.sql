@@ -5,6 +5,8 @@
     1..k has stack distance <= C (LRU inclusion), i.e. when the running maximum of the distances
     over the request is <= C; a first access counts as infinitely far. So one pass gives the
     whole curve: replace each distance by that running maximum, then bin as mrc_hits does.
+    An access without a request id (NULL) is a request of its own, not one with every other
+    such access in the log.
 
     src        relation with columns idx, request, size, distance (from stack_distance)
     unit_col   'distance' or 'byte_distance'
@@ -24,7 +26,7 @@ running AS (
         max(cold) OVER prefix AS any_cold,
         max(d) OVER prefix AS max_d
     FROM marked
-    WINDOW prefix AS (PARTITION BY request ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW prefix AS (PARTITION BY request, CASE WHEN request IS NULL THEN idx END ORDER BY idx ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT CASE WHEN any_cold = 1 THEN NULL ELSE max_d END AS distance, size
 FROM running

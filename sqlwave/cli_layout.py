@@ -123,7 +123,8 @@ def evaluate_layout(
 @click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
 @click.option("--title", default=None, help="Report title (default: the log's file name).")
 @click.option(
-    "--mrc", default=None, help="A `sqlwave mrc` JSON to draw (default: the WaveSpec's own)."
+    "--mrc", default=None, help="A `sqlwave mrc` JSON to draw (default: the miss ratio of "
+    "caching the first N bytes of the pack order)."
 )
 @click.option(
     "--evaluation", default=None, help="An `evaluate-layout` JSON to compare layouts with."

@@ -19,6 +19,8 @@ from sqlwave.cli import handle_errors
 @click.option("--request-col", default=None, help="Request id column (for --prefix).")
 @click.option("--order-by", "order_col", default=None,
               help="Column that orders the accesses, e.g. a timestamp (default: file order).")
+@click.option("--align-bits", type=int, default=None, help="With --unit bytes: round every size "
+              "up to 2^N bytes, as a pack order aligned to 2^N stores it (export's --align-bits).")
 @click.option("--rate", type=float, default=None, help="SHARDS key sample rate [default: 0.01].")
 @click.option("--prefix", is_flag=True, help="Prefix hit curve of KV-block requests "
               "(exact; a request hits the longest cached prefix of its blocks).")
@@ -30,7 +32,8 @@ from sqlwave.cli import handle_errors
 @click.option("--threads", type=int, default=None, help="DuckDB threads.")
 @handle_errors
 def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: str | None,
-        request_col: str | None, order_col: str | None, rate: float | None, prefix: bool,
+        request_col: str | None, order_col: str | None, align_bits: int | None,
+        rate: float | None, prefix: bool,
         sizes_from: str | None, out: str | None,
         memory_limit: str | None, temp_directory: str | None, threads: int | None) -> None:
     """Write the miss-ratio curve of an LRU cache over the log."""
@@ -45,7 +48,7 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
                              size_col=size_col, request_col=request_col, rate=rate, prefix=prefix,
                              sizes=sizes, engine={"memory_limit": memory_limit, "threads": threads,
                                                   "temp_directory": temp_directory},
-                             order_col=order_col)
+                             order_col=order_col, align_bits=align_bits)
     text = dumps(curve)
     if out is None:
         click.echo(text, nl=False)
@@ -57,7 +60,8 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
 
 
 def _sizes_of(path: str) -> list[int]:
-    from sqlwave.errors import InputError
+    from sqlwave.errors import InputError, ParameterError
+    from sqlwave.mrc import check_sizes
     from sqlwave.wavespec import read_json
 
     doc = read_json(path, "--sizes-from", "give an mrc JSON")
@@ -65,12 +69,10 @@ def _sizes_of(path: str) -> list[int]:
         raw = [p["size"] for p in doc["points"]]
     except (KeyError, TypeError) as e:
         raise InputError(f"{path!r} has no points with sizes; give an mrc JSON") from e
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
-        raise InputError(f"{path!r} has cache sizes that are not whole numbers; give an mrc JSON")
-    sizes: list[int] = raw
-    if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 1:
-        raise InputError(f"{path!r} has no ascending positive sizes; give an mrc JSON")
-    return sizes
+    try:
+        return check_sizes(raw)
+    except ParameterError as e:
+        raise InputError(f"{path!r}: its cache {e}; give an mrc JSON") from e
 
 
 COMMANDS = [mrc]

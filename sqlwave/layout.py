@@ -290,17 +290,17 @@ def tune_strategies(
     lo, cut, hi, before, n = split(session, log, 1 - params.holdout)
     fit = window_view(session, log, f"sqlwave_layout_fit_{tag}", lo, cut)
     held = window_view(session, log, f"sqlwave_layout_holdout_{tag}", cut, hi)
-    method = "holdout"
+    method, fit_n, held_n = "holdout", before, n - before
     scores = score_all(session, fit, held, params, tag)
     if all(not s["requests_held"] for s in scores.values()):
-        method = "in-sample"
+        method, fit_n, held_n = "in-sample", n, n  # learned and scored on the whole log
         scores = score_all(session, log, log, params, tag)
     return {
         "chosen": choose(scores),
         "method": method,
         "holdout": params.holdout,
-        "fit_accesses": before,
-        "holdout_accesses": n - before,
+        "fit_accesses": fit_n,
+        "holdout_accesses": held_n,
         "candidates": scores,
     }
 

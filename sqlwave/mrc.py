@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from sqlwave.checks import fraction
+from sqlwave.checks import as_integer, check_bits, fraction
 from sqlwave.engine import connect, fetch_dicts
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.log import LOG_VIEW, bind_log
@@ -27,6 +27,9 @@ METHODS = ("exact", "shards", "aet")
 UNITS = ("objects", "bytes")
 DEFAULT_RATE = 0.01
 MODULUS = 1 << 24
+# A key is sampled when its hash mod MODULUS falls under round(rate * MODULUS); below this rate
+# that rounding moves the rate by more than 1.3 %, and every distance is scaled by it.
+MIN_RATE = 1e-6
 SAMPLE = "sqlwave_mrc_sample"
 AET_MEMORY_LIMIT = "320MB"
 CHUNK_MIN = 1 << 18
@@ -37,12 +40,15 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
                      rate: float | None = None, prefix: bool = False,
                      sizes: list[int] | None = None,
                      engine: dict[str, Any] | None = None,
-                     order_col: str | None = None) -> dict[str, Any]:
+                     order_col: str | None = None,
+                     align_bits: int | None = None) -> dict[str, Any]:
     """The LRU miss-ratio curve of an access log, as the `sqlwave mrc` JSON document.
 
     `prefix` (exact only, needs `request_col`) gives the prefix hit curve of KV-block requests:
     a request hits only the longest prefix of its blocks found in the cache. `order_col` (a
-    timestamp, say) orders the accesses when the files are not in access order.
+    timestamp, say) orders the accesses when the files are not in access order. `align_bits`
+    (bytes only) rounds every size up to 2^align_bits, as a pack order with that alignment
+    stores it, so the curve's sizes are the WaveSpec's wave offsets.
 
     >>> import pyarrow as pa
     >>> log = pa.table({"key": [1, 2, 1, 3, 1, 2] * 20})
@@ -51,6 +57,13 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
     ('exact', 'objects', [1.0, 0.35, 0.025])
     """
     _check(method, unit, rate, prefix, request_col, size_col)
+    if sizes is not None:
+        sizes = check_sizes(sizes)
+    if align_bits is not None:
+        check_bits("align_bits", align_bits)
+        if unit != "bytes":
+            raise ParameterError("an alignment (--align-bits) rounds object sizes: it goes with "
+                                 "--unit bytes")
     engine = dict(engine or {})
     if method == "aet" and not engine.get("memory_limit"):
         # The reuse-time sort is AET's only big operator; bounded, it spills instead of growing
@@ -59,7 +72,8 @@ def miss_ratio_curve(logs: Any, method: str = "aet", unit: str = "objects", key_
     con = connect(**engine)
     con.execute("SET enable_progress_bar = false")
     bind_log(con, logs, key_col, size_col, request_col, order_col)
-    return curve_of(con, method, unit, rate=rate, prefix=prefix, sizes=sizes)
+    return curve_of(con, method, unit, rate=rate, prefix=prefix, sizes=sizes,
+                    align=2 ** int(align_bits or 0))
 
 
 def _check(method: str, unit: str, rate: float | None, prefix: bool, request_col: str | None,
@@ -75,8 +89,28 @@ def _check(method: str, unit: str, rate: float | None, prefix: bool, request_col
         raise ParameterError(f"a sample rate (--rate) goes with --method shards only, not {method}")
     if rate is not None:
         fraction("the SHARDS sample rate (--rate)", rate, 0, 1, low_open=True)
+        if rate < MIN_RATE:
+            raise ParameterError(f"the SHARDS sample rate (--rate) must be at least {MIN_RATE:g} "
+                                 f"(keys are sampled by a 24-bit hash), got {rate!r}")
     if prefix and (method != "exact" or request_col is None):
         raise ParameterError("the prefix hit curve needs --method exact and --request-col")
+
+
+def check_sizes(sizes: Any) -> list[int]:
+    """Cache sizes to evaluate at: ascending whole numbers of at least 1, each once (the curve's
+    points are paired with them in that order).
+
+    >>> check_sizes([3, 1])
+    Traceback (most recent call last):
+    ...
+    sqlwave.errors.ParameterError: sizes must be ascending whole numbers of at least 1, each once; got [3, 1]
+    """
+    values = [as_integer(v) for v in sizes] if isinstance(sizes, (list, tuple)) else [None]
+    whole = [v for v in values if v is not None]
+    if not whole or len(whole) < len(values) or whole != sorted(set(whole)) or whole[0] < 1:
+        raise ParameterError("sizes must be ascending whole numbers of at least 1, each once; "
+                             f"got {str(sizes)[:80]}")
+    return whole
 
 
 def curve_of(con: duckdb.DuckDBPyConnection, method: str, unit: str, *, rate: float | None = None,
@@ -95,6 +129,8 @@ def curve_of(con: duckdb.DuckDBPyConnection, method: str, unit: str, *, rate: fl
         points, head = _stack_points(con, src, totals, unit, sample_rate, prefix, sizes)
     doc: dict[str, Any] = {"method": method, "unit": unit,
                            "curve": "prefix_hits" if prefix else "lru", "sample_rate": sample_rate}
+    if align > 1:
+        doc["align"] = align
     if head is not None:
         doc["head"] = head
     return {**doc, "accesses": totals["accesses"],

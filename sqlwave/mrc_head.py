@@ -72,6 +72,17 @@ def windows(accesses: int, rate: float) -> Windows:
     return Windows(count, length, stride, (stride - length) // 2)
 
 
+def _byte_plan(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, Any]:
+    """`stack_distance`'s byte encoding for the windows: a shift above the bytes any frame can
+    hold (every key of every window at its largest size), in a BIGINT while the row ids times
+    the shift fit one. The macro's default shift, 2^50, wrapped windows of a PiB or more."""
+    row = fetch_dicts(con, "SELECT CAST(COALESCE(sum(n), 0) AS BIGINT) AS n, CAST(COALESCE("
+                      "sum(b), 0) AS HUGEINT) AS b FROM (SELECT count(*) AS n, max(size) AS b "
+                      f"FROM {stored} GROUP BY win, key)")[0]
+    shift = 1 << int(row["b"]).bit_length()
+    return {"shift": shift, "wide": (int(row["n"]) + 1) * shift > 1 << 63}
+
+
 def head_points(con: duckdb.DuckDBPyConnection, src: str, wins: Windows, unit: str,
                 grid: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Points at the grid sizes the windows classify, and the curve's `head` entry.
@@ -79,8 +90,9 @@ def head_points(con: duckdb.DuckDBPyConnection, src: str, wins: Windows, unit: s
     `src` is the log (key, size, request, pos; pos dense from 0).
     """
     in_bytes = unit == "bytes"
-    dist = render("stack_distance", src=wins.store(con, src), dense=True, bytes=in_bytes,
-                  partition="win")
+    stored = wins.store(con, src)
+    dist = render("stack_distance", src=stored, dense=True, bytes=in_bytes, partition="win",
+                  **(_byte_plan(con, stored) if in_bytes else {}))
     sql = render("mrc_head", src=f"({dist})", stride=wins.stride,
                  mid=wins.start + wins.length // 2, bytes=in_bytes)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {HEAD} AS {sql}")

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
-from html import escape
+from html import escape as _escape
 
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
 HIGHLIGHT = "#f97316"
 WAVE_COLOURS = ("#dbeafe", "#fef3c7", "#dcfce7", "#fce7f3", "#e0e7ff", "#f1f5f9")
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+
+
+# HTML cannot hold control characters (NUL is dropped, others are parse errors) and a lone
+# surrogate cannot be written as UTF-8; keys may contain both, so they are shown as escapes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape(value: object) -> str:
+    r"""`value` as text for HTML: escaped, control characters and lone surrogates as \x/\u escapes.
+
+    >>> escape('<a b="c">\x00\udc80')
+    '&lt;a b=&quot;c&quot;&gt;\\x00\\udc80'
+    """
+    s = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return _escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s))
 
 
 def svg(width: int, height: int, body: str, chart: str, label: str) -> str:

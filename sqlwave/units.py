@@ -65,12 +65,16 @@ def parse_int_list(text: str, option: str) -> list[int]:
 
 
 def human_bytes(n: int) -> str:
-    """>>> human_bytes(1536)
-    '1.5 KiB'
+    """A byte count in binary units, rounded to one decimal.
+
+    >>> human_bytes(1536), human_bytes(1048575), human_bytes(2**63 - 1)
+    ('1.5 KiB', '1.0 MiB', '8.0 EiB')
     """
     value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    for unit in units:
+        # Compared after rounding, so 1048575 reads 1.0 MiB rather than 1024.0 KiB.
+        if round(value, 1) < 1024 or unit == units[-1]:
+            return f"{n:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{n} B"  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover

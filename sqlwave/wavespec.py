@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import tempfile
@@ -87,11 +88,30 @@ def read_text(path: str | os.PathLike[str], what: str, fix: str) -> str:
 
 
 def read_json(path: str | os.PathLike[str], what: str, fix: str) -> Any:
-    """A JSON file's content, read as `read_text` reads text; bad JSON is an InputError too."""
+    """A JSON file's content, read as `read_text` reads text; bad JSON is an InputError too.
+
+    NaN and infinities are refused: JSON has no such numbers (Python's reader takes them, and
+    1e999 as infinity), and sqlwave never writes them.
+    """
+    where = f"{what} {os.fspath(path)!r}"
     try:
-        return json.loads(read_text(path, what, fix))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{what} {os.fspath(path)!r} is not valid JSON ({e}); {fix}") from e
+        return json.loads(read_text(path, what, fix), parse_constant=_no_constant,
+                          parse_float=_finite)
+    except RecursionError as e:
+        raise InputError(f"{where} nests too deeply to read; {fix}") from e
+    except ValueError as e:  # JSONDecodeError, NaN, or an integer of thousands of digits
+        raise InputError(f"{where} is not valid JSON ({e}); {fix}") from e
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
 
 
 def read_parquet(path: str | os.PathLike[str], what: str, fix: str,

@@ -90,6 +90,22 @@ def test_export_order_auto_records_why(request_log: Path, tmp_path: Path) -> Non
         assert {"extents_mean", "bytes_read_mean", "hot_hit_ratio"} <= set(proxies)
 
 
+def test_in_sample_tuner_says_it_scored_the_whole_log(tmp_path: Path) -> None:
+    # The last fifth holds only keys never seen before, so no held-out request can be scored.
+    n = 100
+    keys = [f"k.{i % 10}" if i < 80 else f"k.{i}" for i in range(n)]
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": keys, "size": [4096] * n, "request_id": [i // 5 for i in
+                                                                              range(n)]}), log)
+    out = tmp_path / "ws.json"
+    code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--request-col",
+                          "request_id", "--order", "auto", "--out", str(out))
+    assert code == 0, err
+    tuner = json.loads(out.read_text())["layout"]["tuner"]
+    assert tuner["method"] == "in-sample"
+    assert tuner["fit_accesses"] == tuner["holdout_accesses"] == n
+
+
 def test_export_tunes_the_page_size(request_log: Path, tmp_path: Path) -> None:
     spec = export(request_log, tmp_path / "p.json", "--order", "auto", "--page-bits-options",
                   "12,16,20", "--io-cost", "64KiB")

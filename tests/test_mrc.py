@@ -265,6 +265,9 @@ def test_cli_is_deterministic(runner: CliRunner, tmp_path, method: str) -> None:
     (["--method", "shards", "--rate", "2"], "in (0, 1]"),
     (["--method", "shards", "--rate", "0"], "the SHARDS sample rate (--rate) must be a number in"),
     (["--prefix"], "--request-col"),
+    (["--method", "shards", "--rate", "1e-7"], "must be at least 1e-06"),
+    (["--align-bits", "12"], "goes with --unit bytes"),
+    (["--unit", "bytes", "--size", "size", "--align-bits", "99"], "align_bits must be"),
 ])
 def test_cli_errors(runner: CliRunner, tmp_path, args: list[str], message: str) -> None:
     path = tmp_path / "log.parquet"
@@ -278,6 +281,48 @@ def test_cli_errors(runner: CliRunner, tmp_path, args: list[str], message: str) 
 def test_cli_missing_file(runner: CliRunner, tmp_path) -> None:
     result = runner.invoke(cli, ["mrc", "--logs", str(tmp_path / "nope.parquet")])
     assert result.exit_code == 1 and result.output.startswith("Error: ")
+
+
+def test_prefix_hits_take_each_access_without_a_request_as_a_request_of_its_own() -> None:
+    keys = [1, 2] * 50
+    alone = miss_ratio_curve(pa.table({"key": keys, "request_id": list(range(100))}),
+                             method="exact", request_col="request_id", prefix=True)
+    nulls = miss_ratio_curve(pa.table({"key": keys, "request_id": pa.array([None] * 100,
+                                                                           pa.int64())}),
+                             method="exact", request_col="request_id", prefix=True)
+    assert nulls["points"] == alone["points"]
+    assert alone["points"][-1]["miss_ratio"] == pytest.approx(0.02)
+
+
+def test_shards_head_keeps_bytes_of_huge_objects_apart() -> None:
+    # A cyclic scan over 8 keys always misses below the whole working set. At 2^48 bytes an
+    # object, a window's keys hold 2^51 bytes: byte distances taken mod 2^50 came out 0 (all hits).
+    log = pa.table({"key": [i % 8 for i in range(200)], "size": [2**48] * 200})
+    for rate in (0.99, 1.0):
+        curve = miss_ratio_curve(log, method="shards", rate=rate, unit="bytes", size_col="size")
+        assert all(p["miss_ratio"] == 1.0 for p in curve["points"] if p["size"] < 2**51), rate
+
+
+def test_sizes_are_checked_and_kept_in_order() -> None:
+    from sqlwave.errors import ParameterError
+
+    log = pa.table({"key": [1, 2, 1, 3, 1, 2] * 20})
+    for bad in ([3, 1], [2, 2], [0, 1], [1.5], [], "12"):
+        with pytest.raises(ParameterError, match="ascending whole numbers"):
+            miss_ratio_curve(log, method="exact", sizes=bad)
+    curve = miss_ratio_curve(log, method="exact", sizes=[np.int64(1), np.int64(3)])
+    assert [(p["size"], p["miss_ratio"]) for p in curve["points"]] == [(1, 1.0), (3, 0.025)]
+
+
+@pytest.mark.parametrize("method", ["exact", "aet"])
+def test_align_bits_rounds_sizes_as_the_pack_does(method: str) -> None:
+    log = zipf_log(5000, 800)
+    rounded = log.set_column(1, "size", pa.array([-(-s // 4096) * 4096
+                                                  for s in log.column("size").to_pylist()]))
+    aligned = miss_ratio_curve(log, method=method, unit="bytes", size_col="size", align_bits=12)
+    plain = miss_ratio_curve(rounded, method=method, unit="bytes", size_col="size")
+    assert aligned["align"] == 4096 and "align" not in plain
+    assert aligned["points"] == plain["points"]
 
 
 def test_null_keys_are_not_accesses() -> None:

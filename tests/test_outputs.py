@@ -122,7 +122,7 @@ def test_evaluate_layout_refuses_negative_sizes(tmp_path: Path) -> None:
 def test_mrc_sizes_must_be_whole_numbers(tmp_path: Path) -> None:
     sizes = tmp_path / "sizes.json"
     sizes.write_text(json.dumps({"points": [{"size": 1.7}, {"size": 2.2}]}))
-    refused("mrc", "--logs", LOG, "--sizes-from", str(sizes), message="not whole numbers")
+    refused("mrc", "--logs", LOG, "--sizes-from", str(sizes), message="sizes must be ascending whole numbers")
 
 
 def test_a_long_output_name_is_written(tmp_path: Path) -> None:
@@ -194,3 +194,19 @@ def test_spills_go_to_a_folder_of_our_own() -> None:
 
     folder = connect().execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
     assert folder.startswith(tempfile.gettempdir()) and "sqlwave-spill-" in folder
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"format": "sqlwave.wavespec/1", "waves": [], "x": NaN}', "NaN is not a JSON number"),
+    ('{"format": "sqlwave.wavespec/1", "waves": [], "x": 1e999}', "too large for a number"),
+    ('{"format": "sqlwave.wavespec/1", "waves": [], "x": ' + "[" * 5000 + "]" * 5000 + "}",
+     "nests too deeply"),
+    ('{"format": "sqlwave.wavespec/1", "waves": [], "x": ' + "1" * 5000 + "}",
+     "is not valid JSON"),
+])
+def test_report_refuses_json_python_reads_but_json_has_not(tmp_path: Path, text: str,
+                                                           message: str) -> None:
+    spec = tmp_path / "ws.json"
+    spec.write_text(text)
+    refused("report", str(spec), "--out", str(tmp_path / "r.html"), message=message)
+    assert not (tmp_path / "r.html").exists()

@@ -95,12 +95,96 @@ def test_report_without_curve_or_tuner_degrades_to_sentences() -> None:
     assert "No cohorts" in html and "--order auto" in html and "<svg" not in html
 
 
-def test_report_draws_a_stored_miss_ratio_curve() -> None:
-    spec = {"format": "sqlwave.wavespec/1", "cohorts": [],
-            "waves": [{"wave": 0, "keys": 2, "bytes": 10, "hit_share": 0.5, "start_offset": 0,
-                       "end_offset": 10}, {"wave": 1, "keys": 3, "bytes": 30, "hit_share": 0.5,
-                                           "start_offset": 10, "end_offset": 40}],
-            "mrc": {"method": "aet", "unit": "bytes",
-                    "points": [{"size": s, "miss_ratio": 1 / s} for s in range(1, 60)]}}
-    html = render_report(spec)
-    assert "method <b>aet</b>" in html and "wave 0 | 1" in html and "<polyline" in html
+WAVES = [{"wave": 0, "keys": 2, "bytes": 8192, "hits": 5, "hit_share": 0.5, "start_offset": 0,
+          "end_offset": 8192, "extents": 1},
+         {"wave": 2, "keys": 3, "bytes": 12288, "hits": 5, "hit_share": 0.5,
+          "start_offset": 8192, "end_offset": 20480, "extents": 1}]
+
+
+def spec_with(**fields: object) -> dict:
+    return {"format": "sqlwave.wavespec/1", "cohorts": [], "waves": WAVES,
+            "pack_order": {"strategy": "hot", "align_bytes": 4096, "inline": []}, **fields}
+
+
+def test_report_draws_a_miss_ratio_curve_under_the_waves() -> None:
+    curve = {"method": "aet", "unit": "bytes", "curve": "lru", "align": 4096,
+             "points": [{"size": s * 512, "miss_ratio": 1 / s} for s in range(1, 60)]}
+    html = render_report(spec_with(), mrc=curve)
+    assert "method <b>aet</b>" in html and "<polyline" in html and "LRU miss ratio" in html
+    # Wave 1 is missing (no object fitted it): the boundary is between waves 0 and 2.
+    assert "wave 0 | 2" in html and "wave 0 | 1" not in html
+    assert "rounded up to" not in html  # the curve is on the pack's scale
+
+
+def test_report_says_when_a_byte_curve_is_not_on_the_packs_scale() -> None:
+    curve = {"method": "exact", "unit": "bytes", "curve": "lru",
+             "points": [{"size": s, "miss_ratio": 1 / s} for s in range(1, 60)]}
+    html = render_report(spec_with(), mrc=curve)
+    assert "--align-bits 12" in html
+
+
+def test_report_labels_a_prefix_hit_curve() -> None:
+    curve = {"method": "exact", "unit": "objects", "curve": "prefix_hits",
+             "points": [{"size": s, "miss_ratio": 1 / s} for s in range(1, 60)]}
+    html = render_report(spec_with(), mrc=curve)
+    assert "Prefix hit ratio" in html and "LRU miss ratio against" not in html
+
+
+def test_report_without_a_curve_draws_measured_points_only() -> None:
+    inline = [{"rank": 1, "key": "a", "byte_offset": 0, "aligned_size": 4096, "hits": 4}]
+    html = render_report(spec_with(pack_order={"strategy": "hot", "inline": inline}))
+    # 4 of 10 accesses at 4 KiB, half at the first wave's end, none at the second's; nothing made
+    # up at a smaller size.
+    assert "no miss-ratio curve" in html
+    assert html.count("<circle") == 3
+
+
+def test_report_counts_extents_it_does_not_draw() -> None:
+    html = render_report(spec_with(extents={"page_bits": 12, "count": 7, "inline": []}))
+    assert "7 contiguous runs" in html and "none is inlined" in html
+
+
+def test_report_says_when_the_tuner_scored_in_sample() -> None:
+    tuner = {"method": "in-sample", "chosen": "hot", "fit_accesses": 100, "holdout_accesses": 100,
+             "candidates": {"hot": {"extents_mean": 2.0, "hot_hit_ratio": 0.5}}}
+    html = render_report(spec_with(layout={"tuner": tuner}))
+    assert "learned and scored on all 100 accesses" in html
+
+
+@pytest.mark.parametrize("path, value", [
+    (("waves", -1, "extents"), "<script>document.title='x'</script>"),
+    (("waves", 0, "wave"), "<img src=x onerror=alert(1)>"),
+    (("metrics", "unique_bytes"), 1e300),
+    (("extents", "page_bits"), 10**10),
+    (("layout", "previous", "threshold"), "<b>"),
+])
+def test_report_refuses_fields_that_are_not_numbers(path: tuple, value: object) -> None:
+    spec = spec_with(metrics={"rows": 10, "unique_bytes": 20480},
+                     extents={"page_bits": 12, "count": 0, "inline": []},
+                     layout={"previous": {"strategy": "hot", "kept": True, "threshold": 0.05,
+                                          "previous_extents_per_request": 1.0,
+                                          "new_extents_per_request": 1.0}})
+    spec["waves"] = [dict(w) for w in WAVES]
+    holder = spec
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = value
+    with pytest.raises(ValueError, match=path[-1]):
+        render_report(spec)
+
+
+def test_report_escapes_control_characters_and_lone_surrogates() -> None:
+    cohorts = [{"cohort": "nul\x00.\x1b[31m<b>", "hit_share": 0.5},
+               {"cohort": "bad\udc80", "hit_share": 0.5}]
+    html = render_report(spec_with(cohorts=cohorts))
+    assert not any(ch in html for ch in "\x00\x1b\udc80")
+    assert "nul\\x00.\\x1b[31m&lt;b&gt;" in html and "bad\\udc80" in html
+    html.encode("utf-8")  # writable
+
+
+def test_report_refuses_another_format_version(tmp_path: Path) -> None:
+    spec = tmp_path / "ws.json"
+    spec.write_text(json.dumps(spec_with(format="sqlwave.wavespec/9")))
+    result = CliRunner().invoke(cli, ["report", str(spec), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 1 and "reads 'sqlwave.wavespec/1'" in result.stderr
+    assert not (tmp_path / "r.html").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,21 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
            threshold: float, m_keys: str | None, chunk_size: int, out: str,
            vllm_out: str | None, timeout: float) -> None:
     """Replay a workload's GEMM problems over a policy grid; write tuned tile policies."""
-    from sqlwave.policy import load_device, load_grid
+    from sqlwave.plan_metrics import RUNTIME_ENV
+    from sqlwave.policy import MIN_DTYPE_BYTES, load_device, load_grid
     from sqlwave.replay import TuneOptions, replay_and_tune
     from sqlwave.wavespec import check_outputs
 
     bound = _parse_binds(binds)
     # --previous may be the file being replaced: it is read in full before anything is written
-    inputs = [p for p in (problems, trace_path, sample, grid_path, *bound.values()) if p]
+    runtime = os.environ.get(RUNTIME_ENV) if trace_path else None
+    inputs = [p for p in (problems, trace_path, sample, grid_path, runtime, *bound.values()) if p]
     check_outputs({"--out": out, "--vllm-out": vllm_out}, inputs)
     dev = load_device(device)
     opts = TuneOptions(threshold=threshold, chunk_size=chunk_size)
     if grid_path:
-        opts.grid, opts.grid_source = load_grid(grid_path, dev), grid_path
+        # Pruned for each workload's element size when it is known (fp8 fits more than bf16).
+        opts.grid, opts.grid_source = load_grid(grid_path, dev, MIN_DTYPE_BYTES), grid_path
     if previous:
         opts.previous = _read_previous(previous)
     if keys := _parse_keys(m_keys):

@@ -21,7 +21,14 @@ import sqlglot.expressions as exp
 from sqlglot.errors import ParseError
 
 from sqlwave.errors import InputError
-from sqlwave.safety import NAME_RE, check_query, plain_name, quiet_parse, require_query
+from sqlwave.safety import (
+    NAME_RE,
+    check_duckdb_parses,
+    check_query_text,
+    plain_name,
+    quiet_parse,
+    require_query,
+)
 
 # One name, then optionally a comment of its own: `-- step: tokens  -- per request`.
 _DIRECTIVE = re.compile(r"^\s*--\s*(input|step)\s*:\s*(\S+)(?:\s+--.*)?\s*$", re.IGNORECASE)
@@ -58,7 +65,7 @@ def parse_pipeline_text(text: str, dialect: str = "duckdb") -> tuple[list[str], 
         inputs = _inferred_inputs(steps)
     known = list(inputs)
     for step in steps:
-        check_query(step.query, known, step.name)
+        check_duckdb_parses(check_query_text(step.query, known, step.name)[1], step.name)
         known.append(step.name)
     return inputs, steps
 
@@ -138,6 +145,10 @@ def _chunk_steps(name: str | None, body: str, line: int, dialect: str) -> list[R
     if not statements:
         raise InputError(f"step {name!r} (line {line}) holds no statement")
     first = statements[0]
+    if _is_view(first) and _view_name(first, line).lower() != name.lower():
+        raise InputError(f"step {name!r} (line {line}) creates the view "
+                         f"{_view_name(first, line)!r}: name the step as its view, or leave "
+                         "out one of the two names")
     query = first.expression if _is_view(first) else first
     # Later statements in the chunk are steps of their own: CREATE VIEW, or refused unnamed.
     return [RawStep(name, require_query(query, name), line)] + [
@@ -149,8 +160,16 @@ def _view_step(statement: exp.Expr, line: int) -> RawStep:
         raise InputError(f"a statement in the SQL from line {line} on has no step name: put "
                          "`-- step: NAME` "
                          "above it, or write it as CREATE VIEW NAME AS SELECT ...")
-    name = statement.this.name if isinstance(statement.this, exp.Expr) else ""
+    name = _view_name(statement, line)
     return RawStep(_name(name, "step name", line), require_query(statement.expression, name), line)
+
+
+def _view_name(statement: exp.Expr, line: int) -> str:
+    target = statement.this
+    if isinstance(target, exp.Schema):
+        raise InputError(f"line {line}: a view's column list (CREATE VIEW v (a, b) AS ...) is not "
+                         "supported; name the columns in the SELECT (SELECT x AS a, y AS b)")
+    return target.name if isinstance(target, exp.Expr) else ""
 
 
 def _is_view(statement: exp.Expr) -> bool:
@@ -177,5 +196,9 @@ def _inferred_inputs(steps: list[RawStep]) -> list[str]:
             name = table.name
             if (isinstance(table.this, exp.Identifier) and NAME_RE.match(name)
                     and name.lower() not in produced | ctes | {f.lower() for f in found}):
+                if not plain_name(name):
+                    raise InputError(f"step {step.name!r} reads {name!r}, a DuckDB system name, "
+                                     "not an input; a pipeline reads only its `-- input:` tags "
+                                     "and earlier steps")
                 found.append(name)
     return found

@@ -85,13 +85,13 @@ def _tag_bytes(stat: Mapping[str, Any] | None, columns: set[str] | None) -> int:
 
 def relations_read(query: exp.Expr, names: set[str]) -> list[str]:
     """Names from `names` that a query scans, in order of appearance (repeats kept: two scans)."""
-    from sqlwave.safety import ctes_in_scope
+    from sqlwave.safety import cte_in_scope
 
     lowered = {n.lower(): n for n in names}
     # A CTE hides a name only where it is in scope, as the safety check decides: else a tag a
     # step does read would count as unread, go unbound, and DuckDB resolve its name elsewhere.
-    found = [t.name.lower() for t in query.find_all(exp.Table)
-             if t.name.lower() not in ctes_in_scope(t)]
+    scopes: dict[int, dict[str, int]] = {}
+    found = [t.name.lower() for t in query.find_all(exp.Table) if not cte_in_scope(t, scopes)]
     return [lowered[n] for n in found if n in lowered]
 
 

@@ -182,15 +182,16 @@ def load_runtime_metrics() -> dict[str, Any] | None:
 
 def build_metrics(trace: Trace, queries: Sequence[exp.Expr], binds: Mapping[str, str],
                   profiles: Sequence[Mapping[str, Any]] | None,
-                  notes: Sequence[str]) -> PlanMetrics:
-    """Assemble estimates (and measured counters when `profiles` is given) for a trace."""
+                  notes: Sequence[str], runtime: dict[str, Any] | None = None) -> PlanMetrics:
+    """Assemble estimates (and measured counters when `profiles` is given) for a trace, with
+    `runtime` (what `load_runtime_metrics` read) over them."""
     from sqlwave.plan_estimates import estimate
 
     metrics = estimate(trace, queries, {t: parquet_stats(p) for t, p in binds.items()})
     metrics.notes = list(notes) + metrics.notes
     if profiles is not None:
         metrics.measured = _measured(trace, profiles)
-    metrics.runtime = load_runtime_metrics()
+    metrics.runtime = runtime
     return metrics
 
 

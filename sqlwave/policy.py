@@ -21,6 +21,7 @@ from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.wavespec import read_json, read_text
 
 DTYPE_BYTES = {"fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
+MIN_DTYPE_BYTES = min(DTYPE_BYTES.values())
 DTYPE_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32",
                  "float": "fp32", "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
                  "fp8_w8a8": "fp8"}

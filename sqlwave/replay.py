@@ -102,7 +102,14 @@ def previous_table(doc: Any) -> dict[int, StagedPolicy]:
 
 def _candidate_grid(opts: TuneOptions, device: dict[str, Any], dtype_bytes: int,
                     previous: dict[int, StagedPolicy]) -> list[StagedPolicy]:
-    grid = list(opts.grid) if opts.grid is not None else default_grid(device, dtype_bytes)
+    if opts.grid is None:
+        grid = default_grid(device, dtype_bytes)
+    else:
+        grid = [p for p in opts.grid if fits(p, device, dtype_bytes)]
+        if opts.grid and not grid:
+            raise InputError(f"no policy of the grid {opts.grid_source or ''} fits the shared "
+                             f"memory of {device['key']} at {dtype_bytes}-byte elements (the "
+                             "workload's largest); give smaller BM/BN/BK or fewer stages")
     if not grid:
         raise ParameterError("the policy grid is empty")
     # Previous choices are scored even when the grid lacks them, so they can be kept.

@@ -24,6 +24,10 @@ from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.safety import plain_name
 
 SANDBOX_MEMORY = "4GB"
+# The process's resident memory past which a step is stopped. DuckDB's memory limit bounds its
+# buffers, not the strings functions build: a chain of CTEs each doubling a string with
+# replace() or || went past the limit 100-fold. Room above the limit for Python and DuckDB's code.
+MEMORY_CAP = 6 * 2**30
 
 
 def sandboxed_connection(binds: Mapping[str, str], threads: int | None = None,
@@ -94,12 +98,13 @@ T = TypeVar("T")
 
 
 def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: float,
-                running: Callable[[], str]) -> T:
-    """work() on a worker thread, within `timeout` seconds. The calling thread keeps the
-    signals and the clock: on Ctrl-C or SIGTERM (the CLI raises KeyboardInterrupt for both),
-    or past the deadline, it interrupts DuckDB until the worker stops. One timer would not do:
-    DuckDB drops an interrupt that comes between two queries, and a signal handler cannot run
-    while the main thread waits inside DuckDB."""
+                running: Callable[[], str], memory_cap: int | None = None) -> T:
+    """work() on a worker thread, within `timeout` seconds and `memory_cap` bytes of resident
+    memory (checked ten times a second where /proc tells it, i.e. on Linux). The calling thread
+    keeps the signals, the clock and the watch: on Ctrl-C or SIGTERM (the CLI raises
+    KeyboardInterrupt for both), past the deadline or past the cap, it interrupts DuckDB until
+    the worker stops. One timer would not do: DuckDB drops an interrupt that comes between two
+    queries, and a signal handler cannot run while the main thread waits inside DuckDB."""
     done: dict[str, object] = {}
     finished = threading.Event()  # not Thread.join: a signal during join marks a live thread dead
 
@@ -113,19 +118,36 @@ def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: 
 
     threading.Thread(target=target, name="sqlwave-replay", daemon=True).start()
     deadline = time.monotonic() + timeout
+    memory_cap = MEMORY_CAP if memory_cap is None else memory_cap
+    used = 0
     try:
         while not finished.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
+            used = resident_bytes() or 0
+            if time.monotonic() >= deadline or used > memory_cap:
                 break
-        timed_out = not finished.is_set()
-    finally:  # past the deadline, or a signal's exception on its way up: stop DuckDB first
+        stopped = not finished.is_set()
+    finally:  # past the deadline or the cap, or a signal's exception on its way up: stop DuckDB
         _stop(con, finished)
-    if timed_out:
+    if stopped and used > memory_cap:
+        raise SqlwaveError(f"step {running()!r} was stopped: the replay used {used / 2**30:.1f} "
+                           f"GiB of memory, more than {memory_cap / 2**30:.1f} GiB; it builds "
+                           "values too large (strings grown by replace, || or lpad, step after "
+                           "step): build smaller ones")
+    if stopped:
         raise SqlwaveError(f"step {running()!r} was stopped: the replay ran past its time limit "
                            f"of {timeout:g} s (--timeout)")
     if "error" in done:
         raise done["error"]  # type: ignore[misc]
     return done["result"]  # type: ignore[return-value]
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory, or None where /proc/self/statm does not tell it."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _stop(con: duckdb.DuckDBPyConnection, finished: threading.Event, patience: float = 10.0) -> None:

@@ -140,6 +140,11 @@ def trace_from_dict(data: object) -> Trace:
     if bad:
         raise InputError(f"bad input tag {bad[0]!r} in the trace: use letters, digits and _ "
                          "(and no DuckDB system name: pg_*, duckdb_*, sqlite_*)")
+    # DuckDB's names ignore case: two tags differing in case would be one view.
+    twice = [t for i, t in enumerate(inputs) if t.lower() in {u.lower() for u in inputs[:i]}]
+    if twice:
+        raise InputError(f"input tag {twice[0]!r} is in the trace twice (names ignore case); "
+                         "keep one")
     inputs = _default_first(inputs, data.get("default_input"))
     steps = tuple(_step_from_dict(s) for s in _list(data.get("steps"), "steps"))
     version = data.get("sqlglot_version", "unknown")
@@ -211,7 +216,7 @@ def checked_queries(trace: Trace) -> tuple[list[exp.Query], list[str]]:
 
 
 def _check_steps(trace: Trace) -> CheckedSteps:
-    from sqlwave.safety import check_query_text, parse_query
+    from sqlwave.safety import check_duckdb_parses, check_query_text, parse_query
 
     notes: list[str] = []
     if trace.sqlglot_version != SQLGLOT_VERSION and any(s.ast for s in trace.steps):
@@ -226,6 +231,7 @@ def _check_steps(trace: Trace) -> CheckedSteps:
             query = parse_query(step.sql, trace.dialect, step.name)
             _compare_cache(step, trace, query, notes)
             query, text = check_query_text(query, known, step.name)
+            check_duckdb_parses(text, step.name)
         except RecursionError as e:
             raise UnsafeSqlError(f"step {step.name!r}: refused SQL nested too deeply to check; "
                                  "simplify it") from e
@@ -264,12 +270,13 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     """
     from sqlwave.engine import fetch_arrow, quote
     from sqlwave.plan_estimates import relations_read
-    from sqlwave.plan_metrics import build_metrics
+    from sqlwave.plan_metrics import build_metrics, load_runtime_metrics
     from sqlwave.sandbox import run_guarded, sandboxed_connection
 
     queries, notes = list(trace.checked.queries), list(trace.checked.notes)
     used = {t for q in queries for t in relations_read(q, set(trace.inputs))}
     _check_binds(trace, binds, used)
+    runtime = load_runtime_metrics()  # read before the steps run, so a bad file costs nothing
     con = sandboxed_connection(binds, threads=threads)
     running: list[str] = []
 
@@ -294,7 +301,7 @@ def replay_trace(trace: Trace, binds: dict[str, str], threads: int | None = None
     if any(p is None for p in profiles):
         notes.append("this DuckDB gave no JSON profile: measured counters left out")
     kept = None if any(p is None for p in profiles) else [p for p in profiles if p is not None]
-    return table, build_metrics(trace, queries, binds, kept, notes)
+    return table, build_metrics(trace, queries, binds, kept, notes, runtime)
 
 
 def _close(con: Any) -> None:
@@ -315,10 +322,11 @@ def _run_step(con: Any, name: str, sql: str) -> dict[str, Any] | None:
     from sqlwave.engine import first_line, quote
     from sqlwave.plan_metrics import operator_counters
 
-    # A second fence after safety.py: DuckDB itself must see exactly one statement.
-    if len(con.extract_statements(sql)) != 1:
-        raise UnsafeSqlError(f"step {name!r}: refused SQL that DuckDB reads as several statements")
     try:
+        # A second fence after safety.py: DuckDB itself must see exactly one statement.
+        if len(con.extract_statements(sql)) != 1:
+            raise UnsafeSqlError(f"step {name!r}: refused SQL that DuckDB reads as several "
+                                 "statements")
         con.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
     except duckdb.Error as e:
         raise SqlwaveError(f"step {name!r} failed on the sample: {first_line(e)}") from e

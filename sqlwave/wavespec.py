@@ -73,10 +73,11 @@ def _dump(value: Any, pad: str) -> str:
 
 def read_text(path: str | os.PathLike[str], what: str, fix: str) -> str:
     """A UTF-8 text file's content; any way it cannot be read is an InputError naming `what`
-    (e.g. "grid 'g.json'") and saying `fix` (e.g. "give a JSON or CSV file")."""
+    (e.g. "grid 'g.json'") and saying `fix` (e.g. "give a JSON or CSV file"). A byte-order mark,
+    which spreadsheet programs put before a CSV's first column name, is dropped."""
     where = f"{what} {os.fspath(path)!r}"
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError as e:
         raise InputError(f"{where} does not exist; {fix}") from e
     except IsADirectoryError as e:
@@ -170,6 +171,8 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
         if same in read:
             raise InputError(f"{option} {path!r} is one of the input files; writing it would "
                              "destroy the input: choose another name")
+        if is_stream(path):  # /dev/null twice is fine
+            continue
         if same in seen:
             raise ParameterError(f"{option} and {seen[same]} are the same file {path!r}; give "
                                  "each output its own name")
@@ -182,6 +185,10 @@ def _check_writable(option: str, path: str) -> None:
     if path.endswith(("/", os.sep)) or _is_dir(path):
         raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
                          f"{os.path.join(path, 'out.json')!r})")
+    if is_stream(path):
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{option} {path!r}: no permission to write to it")
+        return
     folder = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(folder) and folder != os.path.dirname(folder):
         folder = os.path.dirname(folder)  # write_atomic creates the missing folders
@@ -189,6 +196,17 @@ def _check_writable(option: str, path: str) -> None:
         raise InputError(f"{option} {path!r}: {folder!r} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{option} {path!r}: no permission to write in {folder!r}")
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` names something other than a file or folder that exists: /dev/null,
+    /dev/stdout, a named pipe. Those are written in place: renaming a temp file over one would
+    replace it (as root, /dev/null became a regular file that every later write filled)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _is_dir(path: str) -> bool:
@@ -208,18 +226,24 @@ def write_all_atomic(
     outputs: Sequence[tuple[str | os.PathLike[str], Callable[[str], None]]],
 ) -> None:
     """Write every output to its temp file first, then rename them all: a failure in any write
-    leaves every earlier file as it was (the WaveSpec and its sidecar change together)."""
+    leaves every earlier file as it was (the WaveSpec and its sidecar change together). A
+    stream (`is_stream`) gets the complete temp file's bytes copied into it instead."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, write in outputs:
             # Through a symlink to the file it names, as open() would write.
             target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
-            tmp = _temp_beside(target)
+            tmp = _temp_beside(target, stream=is_stream(target))
             staged.append((tmp, target))
             write(tmp)
-            os.chmod(tmp, _mode_for(target))
+            if not is_stream(target):
+                os.chmod(tmp, _mode_for(target))
         for tmp, target in staged:
-            os.replace(tmp, target)
+            if is_stream(target):
+                _copy_into(tmp, target)
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, target)
     except BaseException:
         for tmp, _ in staged:
             if os.path.exists(tmp):
@@ -237,14 +261,27 @@ def _mode_for(target: Path) -> int:
     return 0o666 & ~umask
 
 
-def _temp_beside(target: Path) -> str:
+def _copy_into(tmp: str, target: Path) -> None:
+    import shutil
+
+    try:
+        with open(tmp, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except OSError as e:
+        raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
+
+
+def _temp_beside(target: Path, stream: bool = False) -> str:
+    """A temp file beside `target` (in the system temp folder for a stream such as /dev/null,
+    whose folder is not ours to write in)."""
     try:
         if _is_dir(str(target)):
             raise InputError(f"{str(target)!r} is a folder; give a file name")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not stream:
+            target.parent.mkdir(parents=True, exist_ok=True)
         # A short prefix: the temp name must fit where the target's name fits (NAME_MAX).
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp",
-                                   dir=target.parent)
+                                   dir=None if stream else target.parent)
     except OSError as e:
         raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
     os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -210,3 +211,34 @@ def test_report_refuses_json_python_reads_but_json_has_not(tmp_path: Path, text:
     spec.write_text(text)
     refused("report", str(spec), "--out", str(tmp_path / "r.html"), message=message)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_named_pipe_is_written_in_place(tmp_path: Path) -> None:
+    import os
+    import stat
+    import threading
+
+    pipe = tmp_path / "out.pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    result = run_cli("export", "--out", str(pipe))
+    reader.join(timeout=60)
+    assert result.code == 0, result.stderr
+    assert json.loads(got[0])["format"] == "sqlwave.wavespec/1"
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert not list(tmp_path.glob(".out.pipe.*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="making a device node needs root (CI runs as root)")
+def test_a_device_such_as_dev_null_stays_a_device(tmp_path: Path) -> None:
+    # Renamed over, /dev/null became a regular file that every later write filled.
+    import stat
+
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    result = run_cli("export", "--out", str(null), "--pack-order-out", str(null))
+    assert result.code == 0, result.stderr
+    assert stat.S_ISCHR(null.stat().st_mode)

@@ -228,3 +228,39 @@ def test_bad_trace_json(tmp_path: Path, outputs, change: dict, message: str) -> 
 def test_trace_that_is_a_folder(tmp_path: Path, outputs) -> None:
     refuse_replay(["--trace", str(tmp_path), "--sample", problems(tmp_path)],
                   "is a folder; give the JSON that `sqlwave trace` wrote", outputs)
+
+
+def test_a_grid_is_pruned_for_the_workloads_element_size(tmp_path: Path) -> None:
+    # 256x256x128 with 3 stages fits H100's shared memory at 1-byte elements, not at 2.
+    grid = tmp_path / "grid.json"
+    grid.write_text('[{"BM": 256, "BN": 256, "BK": 128, "num_stages": 3}]')
+    out = tmp_path / "p.json"
+    fp8 = run_cli("replay", "--problems", problems(tmp_path, dtype=["fp8"] * 3), "--grid",
+                  str(grid), "--device", "h100", "--out", str(out))
+    assert fp8.code == 0, fp8.stderr
+    assert json.loads(out.read_text())["grid"]["policies"] == 1
+    bf16 = run_cli("replay", "--problems", problems(tmp_path, dtype=["bf16"] * 3), "--grid",
+                   str(grid), "--device", "h100", "--out", str(out))
+    assert bf16.code == 1 and "at 2-byte elements" in bf16.stderr, bf16.stderr
+
+
+def test_a_csv_grid_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.csv"
+    grid.write_bytes("\ufeffBM,BN,BK\n64,64,64\n".encode())
+    out = tmp_path / "p.json"
+    result = run_cli("replay", "--problems", problems(tmp_path), "--grid", str(grid), "--out",
+                     str(out))
+    assert result.code == 0, result.stderr
+
+
+def test_the_runtime_metrics_file_is_an_input(tmp_path: Path, monkeypatch) -> None:
+    from sqlwave.plan_metrics import RUNTIME_ENV
+
+    runtime = tmp_path / "runtime.json"
+    runtime.write_text(KEEP)  # a JSON object, as the runtime file must be
+    trace = tmp_path / "t.json"
+    assert run_cli("trace", "--sql", str(Path(__file__).parent.parent / "examples" /
+                                          "gemm_pipeline.sql"), "--out", str(trace)).code == 0
+    monkeypatch.setenv(RUNTIME_ENV, str(runtime))
+    assert_refused("replay", "--trace", str(trace), "--out", str(runtime),
+                   message="is one of the input files", outputs=(runtime,))

@@ -104,6 +104,19 @@ HOSTILE = [
     # lpad/rpad allocate outside DuckDB's memory limit: 2e9 characters a row.
     ("SELECT lpad(k, 2000000000, 'x') AS p FROM sample", "refused pad()"),
     ("SELECT rpad(k, v, 'x') AS p FROM sample", "refused pad()"),
+    # Quoted, SQL's value functions parse as columns; DuckDB binds the function when no table
+    # has the column: the clock or the user, which no replay may depend on.
+    ("SELECT epoch(\"current_timestamp\") AS m FROM sample", "refused unqualified column"),
+    ("SELECT \"localtime\" AS t FROM sample", "refused unqualified column"),
+    ("SELECT user AS u FROM sample", "refused unqualified column 'user'"),
+    # Their result depends on which thread saw which row first.
+    ("SELECT any_value(v) AS v FROM sample", "refused function any_value()"),
+    ("SELECT first(v) AS v FROM sample", "refused function first()"),
+    ("SELECT approx_quantile(v, 0.5) AS v FROM sample", "refused function approx_quantile()"),
+    ("SELECT approx_count_distinct(v) AS v FROM sample", "refused function"),
+    # Regenerated as plain LIMIT / without the lock: what ran differed from what was written.
+    ("SELECT k FROM sample ORDER BY v FETCH FIRST 1 ROWS WITH TIES", "refused WITH TIES"),
+    ("SELECT k FROM sample FOR UPDATE", "refused a locking clause"),
     # Python lower-cases the Kelvin sign U+212A to 'k', DuckDB does not: no CTE of that name.
     ("WITH \"duc\u212adb_views\" AS (SELECT 1 AS x) SELECT sql FROM duckdb_views",
      "table 'duckdb_views' is neither"),
@@ -324,6 +337,22 @@ def test_a_step_that_would_not_end_is_stopped(box: dict[str, str]) -> None:
         replay_trace(trace, {"sample": box["sample"]}, timeout=1)
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="no /proc: Linux only")
+def test_a_step_that_builds_huge_strings_is_stopped(box: dict[str, str], monkeypatch) -> None:
+    # Each step doubles 64 strings of 1 MB: DuckDB's memory limit does not see them grow.
+    from sqlwave import sandbox
+
+    monkeypatch.setattr(sandbox, "MEMORY_CAP", (sandbox.resident_bytes() or 0) + 300 * 2**20)
+    steps = [Step("digits", "SELECT * FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), "
+                            "(8), (9)) AS v(x)"),
+             Step("s0", "SELECT lpad('x', 1000000, 'y') AS s FROM digits AS a, digits AS b "
+                        "WHERE a.x * 10 + b.x < 64")]
+    steps += [Step(f"s{i}", f"SELECT s || s AS s FROM s{i - 1}") for i in range(1, 5)]
+    steps.append(Step("slow", HEAVY))
+    with pytest.raises(SqlwaveError, match=r"used .* GiB of memory, more than"):
+        replay_trace(Trace(("sample",), tuple(steps)), {"sample": box["sample"]}, timeout=60)
+
+
 def test_the_sandbox_bounds_memory() -> None:
     con = sandboxed_connection({})
     limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
@@ -385,3 +414,27 @@ def test_a_step_with_too_many_joins_is_refused() -> None:
     query = parse_query(f"SELECT t0.k FROM sample AS t0 {joins}", "duckdb", "s")
     with pytest.raises(UnsafeSqlError, match=f"refused {MAX_JOINS + 1} joins in one step"):
         check_query(query, ["sample"], "s")
+
+
+def test_a_qualified_column_named_like_a_value_function_is_read(box: dict[str, str]) -> None:
+    pq.write_table(pa.table({"user": ["a", "b"], "m": [64, 128]}), box["sample"])
+    trace = Trace(("sample",), (Step("p", 'SELECT t."user" AS u, t.m AS m FROM sample AS t'),))
+    table, _ = replay_trace(trace, {"sample": box["sample"]})
+    assert table.column("u").to_pylist() == ["a", "b"]
+
+
+def test_checking_many_ctes_is_linear() -> None:
+    # A set of every CTE name in scope, built per table, made 4000 CTEs take 14 s to check.
+    from sqlwave import safety
+
+    ctes = ", ".join(f"c{i} AS (SELECT * FROM c{i - 1})" for i in range(1, 3000))
+    query = safety.parse_query(f"WITH c0 AS (SELECT 1 AS x), {ctes} SELECT * FROM c2999",
+                               "duckdb", "s")
+    calls = []
+    real = safety._first_positions
+    safety._first_positions = lambda w, scopes: calls.append(1) or real(w, scopes)
+    try:
+        safety._check_tree(query, set(), "s")
+    finally:
+        safety._first_positions = real
+    assert len(calls) <= 2 * 3000

@@ -106,6 +106,12 @@ def test_ast_cache_that_disagrees_with_sql_is_ignored() -> None:
     ("-- inputs: r\n-- step: a\nSELECT 1 FROM r", "is not a directive"),
     ("-- input: r\n-- step: a---b\nSELECT 1 FROM r", "bad step name 'a---b'"),
     ("-- input: r\n-- step: a\nSELECT 'abc AS x FROM r", "does not parse"),
+    # sqlglot reads these, DuckDB does not: refused when the trace is written, not at replay.
+    ("-- input: r\n-- step: a\nSELECT CAST(x AS VARCHAR COLLATE nocase) AS y FROM r",
+     "DuckDB cannot parse the SQL it would run"),
+    ("-- step: a\nSELECT 1 AS s FROM pg_settings", "reads 'pg_settings', a DuckDB system name"),
+    ("-- input: r\n-- step: x\nCREATE VIEW y AS SELECT 1 AS a FROM r", "creates the view 'y'"),
+    ("-- input: r\nCREATE VIEW v (a, b) AS SELECT 1, 2 FROM r", "a view's column list"),
 ])
 def test_pipeline_errors(text: str, message: str) -> None:
     with pytest.raises((InputError, UnsafeSqlError), match=None) as info:
@@ -270,6 +276,7 @@ def test_trace_then_replay_cli(tmp_path: Path) -> None:
     ({"default_input": 5}, "trace 'default_input' 5 is not one of its inputs"),
     ({"default_input": "../x"}, "'../x' is not one of its inputs (requests, weights)"),
     ({"sqlglot_version": 3}, "trace 'sqlglot_version' must be a string"),
+    ({"inputs": ["requests", "weights", "Requests"]}, "input tag 'Requests' is in the trace twice"),
 ])
 def test_bad_trace_fields_are_refused(change: dict, message: str) -> None:
     with pytest.raises(InputError) as info:

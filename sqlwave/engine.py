@@ -278,7 +278,12 @@ def _folder_files(folder: str) -> list[str]:
 
 def duckdb_path(path: str) -> str:
     """`path` as DuckDB reads it literally: DuckDB expands glob characters even in a list of
-    files, so a file named `x[1].parquet` would read as `x1.parquet` (glob.escape: `[[]`)."""
+    files, so a file named `x[1].parquet` would read as `x1.parquet` (glob.escape: `[[]`).
+    DuckDB's patterns also take a backslash as an escape, and no spelling of a path with both
+    a backslash and a glob character matched its file, so such a path is refused."""
+    if "\\" in path and any(c in path for c in "*?["):
+        raise InputError(f"{path!r}: DuckDB cannot read a file whose path has both a backslash "
+                         "and a glob character (* ? [); rename it, or link it under another name")
     return glob.escape(path)
 
 

@@ -177,8 +177,12 @@ def check_duckdb_parses(text: str, name: str) -> None:
     try:
         statements = duckdb.extract_statements(text)
     except duckdb.Error as e:
+        reason = first_line(e)
+        fix = "rewrite it"
+        if "max_expression_depth" in reason:  # DuckDB's advice (SET ...) is not for a step
+            reason, fix = reason.split(". Use ")[0], "split the expression over CTEs or steps"
         raise UnsafeSqlError(f"step {name!r}: DuckDB cannot parse the SQL it would run "
-                             f"({first_line(e)}); rewrite it") from e
+                             f"({reason}); {fix}") from e
     if len(statements) != 1:
         raise UnsafeSqlError(f"step {name!r}: refused SQL that DuckDB reads as several statements")
 

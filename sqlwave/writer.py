@@ -12,7 +12,7 @@ from sqlwave.export_options import ExportOptions
 from sqlwave.log import is_integer_column
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import dumps, sidecar_reference, text_writer, write_all_atomic
+from sqlwave.wavespec import dumps, is_stream, sidecar_reference, text_writer, write_all_atomic
 
 
 def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:
@@ -50,7 +50,7 @@ def summary(spec: dict[str, Any], out: str) -> str:
              if spec["parameters"].get("size_col") else "no sizes (--size): each object counts "
              "as 1 byte")
     lines = [
-        f"wrote {out} ({Path(out).stat().st_size} bytes)",
+        f"wrote {out}" + ("" if is_stream(out) else f" ({Path(out).stat().st_size} bytes)"),
         f"  {m['rows']} accesses, {m['distinct_keys']} keys, {sizes}, "
         f"reuse ratio {m['reuse_ratio'] or 0:.3f}",
         f"  {len(spec['waves'])} waves, {spec['extents']['count']} extents",

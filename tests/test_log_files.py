@@ -191,3 +191,17 @@ def test_nanosecond_timestamps_with_a_time_zone(tmp_path: Path) -> None:
     else:
         assert "Warning" not in result.stderr
         assert order == ["k2", "k3", "k1"]
+
+
+@pytest.mark.parametrize("name, ok", [("x\\y.parquet", True), ("x[1].parquet", True),
+                                      ("x\\*y.parquet", False), ("x\\[1].parquet", False)])
+def test_backslashes_and_glob_characters_in_file_names(tmp_path: Path, name: str, ok: bool) -> None:
+    # DuckDB takes a backslash in a pattern as an escape: no spelling of these paths found them.
+    log = tmp_path / name
+    pq.write_table(pa.table({"key": ["a", "b", "a"]}), log)
+    result = run_cli("export", "--logs", str(log), "--out", str(tmp_path / "ws.json"))
+    if ok:
+        assert result.code == 0, result.stderr
+        assert json.loads((tmp_path / "ws.json").read_text())["metrics"]["rows"] == 3
+    else:
+        assert result.code == 1 and "both a backslash and a glob character" in result.stderr

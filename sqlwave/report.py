@@ -168,21 +168,22 @@ def _curve(spec: dict[str, Any], curve: dict[str, Any] | None) -> str:
         pts = _trim_flat_start([(_share(p["size"], "points[].size"),
                                  _share(p["miss_ratio"], "points[].miss_ratio"))
                                 for p in curve["points"]])
-        what = "Prefix hit" if curve.get("curve") == "prefix_hits" else "LRU miss"
+        what = ("Miss ratio of a KV prefix cache (1 - prefix hit ratio)"
+                if curve.get("curve") == "prefix_hits" else "LRU miss ratio")
         series = [(f"{curve.get('method', '?')} ({unit})", pts)]
-        notes.append(f"{what} ratio against cache size, method "
-                     f"<b>{escape(curve.get('method'))}</b>.")
+        notes.append(f"{what} against cache size, method <b>{escape(curve.get('method'))}</b>.")
         if curve.get("curve") == "prefix_hits":
             notes.append("A request hits only the longest cached prefix of its blocks, so this "
                          "is not the plain LRU curve the wave boundaries' expectations come from.")
         curve_align = _int(curve.get("align", 1), "the curve's align", 1, 2**62)
         if unit == "bytes" and waves and curve_align != align:
+            sizes = "as logged" if curve_align == 1 else f"rounded up to {human_bytes(curve_align)}"
             notes.append(
-                f"The curve counts object sizes rounded up to {human_bytes(curve_align)}; the wave "
-                f"boundaries are pack offsets, where each object takes its size rounded up to "
-                f"{human_bytes(align)}, so where objects are much smaller than that they lie to "
-                f"the right of the cache sizes they stand for. <code>sqlwave mrc --unit bytes "
-                f"--align-bits {align.bit_length() - 1}</code> writes a curve on the pack's scale."
+                f"The curve counts object sizes {sizes}; the wave boundaries are pack offsets, "
+                f"where each object takes its size rounded up to {human_bytes(align)}, so where "
+                "objects are much smaller than that they lie to the right of the cache sizes they "
+                f"stand for. <code>sqlwave mrc --unit bytes --align-bits {align.bit_length() - 1}"
+                "</code> writes a curve on the pack's scale."
             )
     else:
         unit = "bytes"
@@ -393,14 +394,17 @@ def _score_charts(scores: dict[str, dict[str, Any]], chosen: Any) -> str:
 def _previous(prev: dict[str, Any]) -> str:
     verdict = "kept" if prev.get("kept") else "replaced"
     field = "layout.previous."
-    old = _share(prev.get("previous_extents_per_request"), field + "previous_extents_per_request")
-    new = _share(prev.get("new_extents_per_request"), field + "new_extents_per_request")
+    scores = [prev.get(f"{which}_extents_per_request") for which in ("previous", "new")]
+    if None in scores:  # no held-out request to score them on
+        compared = "no held-out request scored the two layouts"
+    else:
+        old, new = (_share(v, field + "extents_per_request") for v in scores)
+        compared = f"{old:g} vs {new:g} extents per request"
     threshold = _share(prev.get("threshold"), field + "threshold")
     moved = _int(prev.get("bytes_moved_if_switched") or 0, field + "bytes_moved_if_switched")
     return (
         f'<p class="note">Previous layout ({escape(prev.get("strategy"))}) <b>{verdict}</b>: '
-        f"{old:g} vs {new:g} extents per request (threshold {threshold:g}); switching would "
-        f"move {human_bytes(moved)}.</p>"
+        f"{compared} (threshold {threshold:g}); switching would move {human_bytes(moved)}.</p>"
     )
 
 

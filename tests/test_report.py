@@ -127,7 +127,8 @@ def test_report_labels_a_prefix_hit_curve() -> None:
     curve = {"method": "exact", "unit": "objects", "curve": "prefix_hits",
              "points": [{"size": s, "miss_ratio": 1 / s} for s in range(1, 60)]}
     html = render_report(spec_with(), mrc=curve)
-    assert "Prefix hit ratio" in html and "LRU miss ratio against" not in html
+    assert "KV prefix cache (1 - prefix hit ratio)" in html and "LRU miss ratio against" not in html
+    assert "expected at the wave boundaries" not in html
 
 
 def test_report_without_a_curve_draws_measured_points_only() -> None:
@@ -188,3 +189,10 @@ def test_report_refuses_another_format_version(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(spec), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 1 and "reads 'sqlwave.wavespec/1'" in result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_of_a_previous_layout_no_request_scored() -> None:
+    previous = {"strategy": "hot", "kept": True, "threshold": 0.05, "bytes_moved_if_switched": 0,
+                "previous_extents_per_request": None, "new_extents_per_request": None}
+    html = render_report(spec_with(layout={"previous": previous}))
+    assert "no held-out request scored the two layouts" in html

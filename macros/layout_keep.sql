@@ -9,7 +9,9 @@
     Columns: those of pack_order.sql. A key keeps its previous offset when it still fits in its
     previous slot (aligned size not grown); every other key is appended after the end of the
     previous layout, in the current layout's order, so nothing that stayed has to move. Slots of
-    keys that left stay empty: reusing them would move bytes for no locality gain. -#}
+    keys that left stay empty: reusing them would move bytes for no locality gain. Ranks follow
+    offsets; an empty key comes before the key that starts where it sits, as in a fresh pack
+    order, so the last pages of the pack never go back (pack_extents.sql relies on it). -#}
 {% import '_helpers.sql' as h %}
 WITH joined AS (
     SELECT
@@ -38,7 +40,7 @@ placed AS (
     CROSS JOIN prev_end
 )
 SELECT
-    CAST(row_number() OVER (ORDER BY offset_kept ASC, rank ASC) AS BIGINT) AS rank,
+    CAST(row_number() OVER (ORDER BY offset_kept ASC, aligned_size ASC, rank ASC) AS BIGINT) AS rank,
     key,
     size,
     aligned_size,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from sqlwave.checks import as_integer
 from sqlwave.engine import fetch_dicts
 from sqlwave.errors import InputError, ParameterError, did_you_mean
 from sqlwave.layout import (
@@ -21,7 +22,7 @@ from sqlwave.layout import (
 )
 from sqlwave.session import PACK, Session
 from sqlwave.strategies import LAYOUT_STRATEGIES
-from sqlwave.wavespec import read_json, read_parquet
+from sqlwave.wavespec import FORMAT, read_json, read_parquet
 
 PREV = "sqlwave_layout_prev"
 
@@ -100,8 +101,12 @@ def keep_previous(
     new_score = score(session, new_fit, held, params, bounds[0])["extents_mean"]
     old_score = score(session, kept_fit, held, params, bounds[0])["extents_mean"]
     kept_full = keep(session, PACK, params, prev["end"], "sqlwave_layout_prev_kept_full")
-    switch = _better(new_score, old_score, opts.previous_threshold)
     moved = _moved(session, PACK)
+    # Switching that moves no byte of the previous layout (it shares no key with this log, or
+    # the new layout leaves them where they were) loses nothing, where keeping would push keys
+    # past the old buffer's end; when the two layouts are one, the old one is kept.
+    free = moved == 0 and _differ(session, PACK, kept_full)
+    switch = free or _better(new_score, old_score, opts.previous_threshold)
     if not switch:
         session.con.execute(f"CREATE OR REPLACE TEMP TABLE {PACK} AS SELECT * FROM {kept_full}")
     return {
@@ -135,6 +140,13 @@ def keep(session: Session, new: str, params: LayoutParams, prev_end: int, table:
     return table
 
 
+def _differ(session: Session, a: str, b: str) -> bool:
+    """Whether two pack orders of the same keys place any key at another offset."""
+    row = fetch_dicts(session.con, f"SELECT CAST(count(*) AS BIGINT) AS n FROM {a} AS x JOIN {b} "
+                                   "AS y ON y.key = x.key WHERE x.byte_offset <> y.byte_offset")[0]
+    return bool(row["n"])
+
+
 def _moved(session: Session, layout: str) -> int:
     """Aligned bytes of the previous layout's keys that `layout` places elsewhere (keys new to
     this log are loaded either way: they are not moves)."""
@@ -150,6 +162,9 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
     buffer ended (new keys go after that, never into a slot an unlisted key may hold)."""
     fix = "pass a file written by `sqlwave export`"
     spec = read_json(path, "the previous WaveSpec", fix)
+    if isinstance(spec, dict) and spec.get("format") != FORMAT:
+        raise InputError(f"the previous WaveSpec {path!r} has format "
+                         f"{str(spec.get('format'))[:60]!r}, not {FORMAT!r}; {fix}")
     section = spec.get("pack_order") if isinstance(spec, dict) else None
     if not isinstance(section, dict) or not _well_formed(spec, section):
         raise InputError(f"the previous WaveSpec {path!r} has no well-formed pack order; {fix}")
@@ -166,6 +181,7 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
         raise ParameterError(f"the previous layout is aligned to {old_align} bytes, this export "
                              f"to {align}; {hint}, or drop --previous")
     rows, complete = _previous_rows(path, spec, section)
+    _check_rows(path, rows, key_type, align)
     if not complete:
         print(
             f"Warning: the previous WaveSpec inlines {len(rows)} of {section.get('keys')} keys and "
@@ -179,8 +195,8 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
     table = pa.table(
         {
             "key": pa.array([r["key"] for r in rows], kind),
-            "prev_offset": pa.array([int(r["byte_offset"]) for r in rows], pa.int64()),
-            "prev_aligned": pa.array([int(r["aligned_size"]) for r in rows], pa.int64()),
+            "prev_offset": pa.array([r["byte_offset"] for r in rows], pa.int64()),
+            "prev_aligned": pa.array([r["aligned_size"] for r in rows], pa.int64()),
         }
     )
     return {
@@ -190,6 +206,39 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
         "keys": len(rows),
         "complete": complete,
     }
+
+
+def _check_rows(path: str, rows: list[dict[str, Any]], key_type: str, align: int) -> None:
+    """A layout sqlwave could have written: keys of this log's kind, each once, at aligned
+    offsets, no two objects overlapping. A hand-edited file must give an error, not a layout
+    with a key twice or two objects in one place."""
+    def refuse(what: str) -> NoReturn:
+        raise InputError(f"the previous WaveSpec {path!r} is not a layout sqlwave wrote: {what}; "
+                         "pass a file written by `sqlwave export`")
+
+    seen: set[Any] = set()
+    spans = []
+    for r in rows:
+        key, offset, size = r["key"], as_integer(r["byte_offset"]), as_integer(r["aligned_size"])
+        if key_type == "integer":
+            key = as_integer(key)
+            if key is None or not -(2**63) <= key < 2**63:
+                refuse(f"key {str(r['key'])[:40]!r} is not an integer key")
+        elif not isinstance(key, str):
+            refuse(f"key {str(key)[:40]!r} is not text")
+        if key in seen:
+            refuse(f"key {str(key)[:40]!r} is listed twice")
+        seen.add(key)
+        if offset is None or size is None or offset < 0 or size < 0 or offset + size > 2**62:
+            refuse(f"key {str(key)[:40]!r} has offset {r['byte_offset']!r} and size "
+                   f"{r['aligned_size']!r}")
+        if offset % align or size % align:
+            refuse(f"key {str(key)[:40]!r} is not aligned to {align} bytes")
+        spans.append((offset, offset + size, key))
+    spans.sort(key=lambda span: (span[0], span[1]))
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            refuse(f"keys {str(a)[:40]!r} and {str(b)[:40]!r} overlap")
 
 
 def _well_formed(spec: dict[str, Any], section: dict[str, Any]) -> bool:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 LOG_VIEW = "sqlwave_log"
 RAW_VIEW = "sqlwave_raw"
+WIDE = ("UBIGINT", "HUGEINT", "UHUGEINT")  # integer types a BIGINT cannot hold
 
 
 @dataclass
@@ -97,7 +98,9 @@ def bind_log(
             )
         size_sql = f"CAST({quote(size_col)} AS BIGINT)"
     request_sql = "CAST(NULL AS BIGINT)"
-    request_integer = request_col is None or base_type(types[request_col]) in INTEGER_TYPES
+    # Request ids are labels: ones wider than BIGINT (UINT64 ids at 2^63 and up) are read as text.
+    request_integer = request_col is None or (base_type(types[request_col]) in INTEGER_TYPES
+                                              and base_type(types[request_col]) not in WIDE)
     if request_col is not None:
         request_sql = f"CAST({quote(request_col)} AS {'BIGINT' if request_integer else 'VARCHAR'})"
     pos_sql = "sqlwave_pos"

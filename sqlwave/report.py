@@ -180,10 +180,10 @@ def _curve(spec: dict[str, Any], curve: dict[str, Any] | None) -> str:
             sizes = "as logged" if curve_align == 1 else f"rounded up to {human_bytes(curve_align)}"
             notes.append(
                 f"The curve counts object sizes {sizes}; the wave boundaries are pack offsets, "
-                f"where each object takes its size rounded up to {human_bytes(align)}, so where "
-                "objects are much smaller than that they lie to the right of the cache sizes they "
-                f"stand for. <code>sqlwave mrc --unit bytes --align-bits {align.bit_length() - 1}"
-                "</code> writes a curve on the pack's scale."
+                f"where each object takes its size rounded up to {human_bytes(align)}: the two "
+                "scales differ wherever objects are not whole multiples of both. <code>sqlwave "
+                f"mrc --unit bytes --align-bits {align.bit_length() - 1}</code> writes a curve on "
+                "the pack's scale."
             )
     else:
         unit = "bytes"
@@ -379,6 +379,8 @@ def _layouts(spec: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
 
 
 def _score_charts(scores: dict[str, dict[str, Any]], chosen: Any) -> str:
+    if all(s["extents_mean"] is None for s in scores.values()):
+        return '<p class="note">No request was scored, so there is nothing to compare.</p>'
     ext = [(str(n), _share(s["extents_mean"] or 0, "extents_mean"), n == chosen)
            for n, s in scores.items()]
     hot = [(str(n), _share(s["hot_hit_ratio"] or 0, "hot_hit_ratio"), n == chosen)

@@ -230,8 +230,7 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
             raise UnsafeSqlError(f"step {step!r}: refused {_what(node)} inside the query; "
                                  "a step must be one read-only SELECT query")
         if isinstance(node, exp.Table):
-            if not cte_in_scope(node, scopes):
-                _check_table(node, names, step)
+            _check_table(node, names, step, scopes)
         elif isinstance(node, exp.Column) and not node.table and node.name.lower() in \
                 SQL_VALUE_NAMES:
             raise UnsafeSqlError(f"step {step!r}: refused unqualified column {node.name!r}: where no "
@@ -240,6 +239,9 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
         elif isinstance(node, exp.LimitOptions) and node.args.get("with_ties"):
             raise UnsafeSqlError(f"step {step!r}: refused WITH TIES, which the SQL that runs would "
                                  "lose; order by enough columns to make the rows unique")
+        elif isinstance(node, exp.LimitOptions) and node.args.get("percent"):
+            raise UnsafeSqlError(f"step {step!r}: refused a PERCENT row limit, which the SQL that "
+                                 "runs would lose; limit by a count of rows")
         elif isinstance(node, exp.Lock):
             raise UnsafeSqlError(f"step {step!r}: refused a locking clause (FOR UPDATE/SHARE); a "
                                  "step only reads")
@@ -263,7 +265,11 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
                                  "cast to a built-in type (BIGINT, DOUBLE, VARCHAR, ...)")
 
 
-def _check_table(table: exp.Table, names: set[str], step: str) -> None:
+def _check_table(table: exp.Table, names: set[str], step: str,
+                 scopes: dict[int, dict[str, int]]) -> None:
+    """Every check runs on every table; a CTE in scope only counts as a known name last (it
+    once skipped them all: `WITH pg_settings AS (...) ... FROM pg_catalog.pg_settings` read the
+    system view)."""
     target = table.this
     if not isinstance(target, exp.Identifier):
         raise UnsafeSqlError(f"step {step!r}: refused table function {_func_name(target)}() in "
@@ -275,7 +281,7 @@ def _check_table(table: exp.Table, names: set[str], step: str) -> None:
     if not NAME_RE.match(name):
         raise UnsafeSqlError(f"step {step!r}: refused path-like table name {name!r}; files are "
                              "bound at replay time (--sample, --bind tag=path), not named in SQL")
-    if name.lower() not in names:
+    if name.lower() not in names and not cte_in_scope(table, scopes):
         known = names | ctes_in_scope(table)
         raise UnsafeSqlError(f"step {step!r}: table {name!r} is neither a bound input tag nor an "
                              f"earlier step (known: {', '.join(sorted(known)) or 'none'})."

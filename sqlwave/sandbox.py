@@ -24,7 +24,7 @@ from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.safety import plain_name
 
 SANDBOX_MEMORY = "4GB"
-# The process's resident memory past which a step is stopped. DuckDB's memory limit bounds its
+# Resident memory a replay may add to the process before a step is stopped. DuckDB's memory limit bounds its
 # buffers, not the strings functions build: a chain of CTEs each doubling a string with
 # replace() or || went past the limit 100-fold. Room above the limit for Python and DuckDB's code.
 MEMORY_CAP = 6 * 2**30
@@ -100,7 +100,8 @@ T = TypeVar("T")
 def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: float,
                 running: Callable[[], str], memory_cap: int | None = None) -> T:
     """work() on a worker thread, within `timeout` seconds and `memory_cap` bytes of resident
-    memory (checked ten times a second where /proc tells it, i.e. on Linux). The calling thread
+    memory more than the process held when it started (checked ten times a second where /proc
+    tells it, i.e. on Linux). The calling thread
     keeps the signals, the clock and the watch: on Ctrl-C or SIGTERM (the CLI raises
     KeyboardInterrupt for both), past the deadline or past the cap, it interrupts DuckDB until
     the worker stops. One timer would not do: DuckDB drops an interrupt that comes between two
@@ -119,17 +120,17 @@ def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: 
     threading.Thread(target=target, name="sqlwave-replay", daemon=True).start()
     deadline = time.monotonic() + timeout
     memory_cap = MEMORY_CAP if memory_cap is None else memory_cap
-    used = 0
+    used, before = 0, resident_bytes() or 0  # the caller's own memory is not the replay's
     try:
         while not finished.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
-            used = resident_bytes() or 0
+            used = (resident_bytes() or 0) - before
             if time.monotonic() >= deadline or used > memory_cap:
                 break
         stopped = not finished.is_set()
     finally:  # past the deadline or the cap, or a signal's exception on its way up: stop DuckDB
         _stop(con, finished)
     if stopped and used > memory_cap:
-        raise SqlwaveError(f"step {running()!r} was stopped: the replay used {used / 2**30:.1f} "
+        raise SqlwaveError(f"step {running()!r} was stopped: the replay took {used / 2**30:.1f} "
                            f"GiB of memory, more than {memory_cap / 2**30:.1f} GiB; it builds "
                            "values too large (strings grown by replace, || or lpad, step after "
                            "step): build smaller ones")

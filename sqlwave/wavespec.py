@@ -171,7 +171,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
         if same in read:
             raise InputError(f"{option} {path!r} is one of the input files; writing it would "
                              "destroy the input: choose another name")
-        if is_stream(path):  # /dev/null twice is fine
+        if _is_device(path):  # /dev/null twice is fine; a pipe twice would block on its reader
             continue
         if same in seen:
             raise ParameterError(f"{option} and {seen[same]} are the same file {path!r}; give "
@@ -189,6 +189,9 @@ def _check_writable(option: str, path: str) -> None:
         if not os.access(path, os.W_OK):
             raise InputError(f"{option} {path!r}: no permission to write to it")
         return
+    if _exists_as_other(path):
+        raise InputError(f"{option} {path!r} is not a file, a folder, a pipe or a character "
+                         "device (a socket?); give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(folder) and folder != os.path.dirname(folder):
         folder = os.path.dirname(folder)  # write_atomic creates the missing folders
@@ -199,14 +202,28 @@ def _check_writable(option: str, path: str) -> None:
 
 
 def is_stream(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` names something other than a file or folder that exists: /dev/null,
-    /dev/stdout, a named pipe. Those are written in place: renaming a temp file over one would
-    replace it (as root, /dev/null became a regular file that every later write filled)."""
+    """Whether `path` is a named pipe or a character device (/dev/null, /dev/stdout). Those are
+    written in place: renaming a temp file over one would replace it (as root, /dev/null became
+    a regular file that every later write filled)."""
+    mode = _mode(path)
+    return mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode))
+
+
+def _is_device(path: str | os.PathLike[str]) -> bool:
+    mode = _mode(path)
+    return mode is not None and stat.S_ISCHR(mode)
+
+
+def _exists_as_other(path: str | os.PathLike[str]) -> bool:
+    mode = _mode(path)
+    return mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or is_stream(path))
+
+
+def _mode(path: str | os.PathLike[str]) -> int | None:
     try:
-        mode = os.stat(path).st_mode
+        return os.stat(path).st_mode
     except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        return None
 
 
 def _is_dir(path: str) -> bool:
@@ -238,7 +255,9 @@ def write_all_atomic(
             write(tmp)
             if not is_stream(target):
                 os.chmod(tmp, _mode_for(target))
-        for tmp, target in staged:
+        # Streams first: a reader that went away fails the write before any file is replaced,
+        # so the WaveSpec and its sidecar still change together or not at all.
+        for tmp, target in sorted(staged, key=lambda item: not is_stream(item[1])):
             if is_stream(target):
                 _copy_into(tmp, target)
                 os.unlink(tmp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -379,3 +380,75 @@ def test_bytes_moved_counts_only_keys_the_previous_layout_had(tmp_path: Path) ->
     # The ten new keys are loaded either way: at most the 90 old keys' bytes can move (the new
     # keys were counted too).
     assert 0 < prev["bytes_moved_if_switched"] <= 90 * 4096
+
+
+def test_a_kept_empty_key_comes_before_the_key_at_its_offset(tmp_path: Path) -> None:
+    # Ranked after `a` (which starts where it sits), the empty key made the pages go back: the
+    # one run of pages 0-2 counted as two extents.
+    old_log, new_log = tmp_path / "1.parquet", tmp_path / "2.parquet"
+    pq.write_table(pa.table({"key": ["z", "a", "b"], "size": [0, 8192, 4096]}), old_log)
+    pq.write_table(pa.table({"key": ["b", "a", "z"], "size": [4096, 8192, 0]}), new_log)
+    assert invoke("export", "--logs", str(old_log), "--size", "size", "--order", "first-touch",
+                  "--out", str(tmp_path / "old.json"))[0] == 0
+    code, _, err = invoke("export", "--logs", str(new_log), "--size", "size", "--order",
+                          "first-touch", "--previous", str(tmp_path / "old.json"),
+                          "--previous-threshold", "0.99", "--out", str(tmp_path / "new.json"))
+    assert code == 0, err
+    spec = json.loads((tmp_path / "new.json").read_text())
+    assert spec["layout"]["previous"]["kept"]
+    assert [e["key"] for e in spec["pack_order"]["inline"]] == ["z", "a", "b"]
+    assert spec["extents"]["count"] == 1 and [w["extents"] for w in spec["waves"]] == [1, 1]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda s: s["pack_order"]["inline"].append(dict(s["pack_order"]["inline"][0])),
+     "is listed twice"),
+    (lambda s: s["pack_order"]["inline"][1].update(byte_offset=4097), "is not aligned to 4096"),
+    (lambda s: s["pack_order"]["inline"][1].update(
+        byte_offset=s["pack_order"]["inline"][0]["byte_offset"]), "overlap"),
+    (lambda s: s["pack_order"]["inline"][0].update(key=7), "is not text"),
+    (lambda s: s["pack_order"]["inline"][0].update(byte_offset=2**63), "has offset"),
+    (lambda s: s.update(format="sqlwave.wavespec/9"), "has format 'sqlwave.wavespec/9'"),
+])
+def test_a_hand_edited_previous_is_refused(tmp_path: Path, edit: Callable[[dict], None],
+                                           message: str) -> None:
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "c", "d"] * 3, "size": [4096] * 12}), log)
+    old = tmp_path / "old.json"
+    assert invoke("export", "--logs", str(log), "--size", "size", "--out", str(old))[0] == 0
+    spec = json.loads(old.read_text())
+    edit(spec)
+    old.write_text(json.dumps(spec))
+    code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--order",
+                          "first-touch", "--previous", str(old), "--out", str(tmp_path / "n.json"))
+    assert code == 1 and err.startswith("Error: ") and message in err, err
+    assert not (tmp_path / "n.json").exists()
+
+
+def test_a_previous_layout_sharing_no_key_is_replaced(tmp_path: Path) -> None:
+    old_log, new_log = tmp_path / "1.parquet", tmp_path / "2.parquet"
+    pq.write_table(pa.table({"key": [f"old.{i}" for i in range(10)], "size": [4096] * 10}),
+                   old_log)
+    pq.write_table(pa.table({"key": [f"new.{i % 10}" for i in range(40)], "size": [4096] * 40}),
+                   new_log)
+    assert invoke("export", "--logs", str(old_log), "--size", "size", "--out",
+                  str(tmp_path / "old.json"))[0] == 0
+    code, _, err = invoke("export", "--logs", str(new_log), "--size", "size", "--order",
+                          "first-touch", "--previous", str(tmp_path / "old.json"),
+                          "--previous-threshold", "0.99", "--out", str(tmp_path / "new.json"))
+    assert code == 0, err
+    spec = json.loads((tmp_path / "new.json").read_text())
+    prev = spec["layout"]["previous"]
+    assert not prev["kept"] and prev["bytes_moved"] == 0
+    assert spec["pack_order"]["inline"][0]["byte_offset"] == 0
+    assert spec["pack_order"]["buffer_bytes"] == 10 * 4096
+
+
+def test_request_ids_past_2_63_are_labels(tmp_path: Path) -> None:
+    log = tmp_path / "log.parquet"
+    ids = pa.array([2**63 + i // 3 for i in range(60)], pa.uint64())
+    pq.write_table(pa.table({"key": [f"k.{i % 7}" for i in range(60)], "size": [4096] * 60,
+                             "request_id": ids}), log)
+    code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--request-col",
+                          "request_id", "--order", "auto", "--out", str(tmp_path / "ws.json"))
+    assert code == 0, err

@@ -242,3 +242,38 @@ def test_a_device_such_as_dev_null_stays_a_device(tmp_path: Path) -> None:
     result = run_cli("export", "--out", str(null), "--pack-order-out", str(null))
     assert result.code == 0, result.stderr
     assert stat.S_ISCHR(null.stat().st_mode)
+
+
+def test_a_pipe_named_twice_or_a_socket_is_refused(tmp_path: Path) -> None:
+    import socket
+
+    pipe = tmp_path / "p"
+    os.mkfifo(pipe)
+    refused("export", "--out", str(pipe), "--pack-order-out", str(pipe),
+            message="are the same file")
+    sock = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
+        refused("export", "--out", str(sock), message="is not a file, a folder, a pipe")
+
+
+def test_a_pipe_whose_reader_leaves_changes_no_file(tmp_path: Path) -> None:
+    import threading
+
+    side = tmp_path / "side.parquet"
+    assert run_cli("export", "--out", str(tmp_path / "old.json"), "--pack-order-out",
+                   str(side)).code == 0
+    before = side.read_bytes()
+    pipe = tmp_path / "p"
+    os.mkfifo(pipe)
+
+    def read_a_little() -> None:
+        with open(pipe, "rb") as f:
+            f.read(10)
+
+    reader = threading.Thread(target=read_a_little)
+    reader.start()
+    refused("export", "--order", "first-touch", "--out", str(pipe), "--pack-order-out",
+            str(side), message="cannot write")
+    reader.join(timeout=30)
+    assert side.read_bytes() == before

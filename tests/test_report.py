@@ -196,3 +196,11 @@ def test_report_of_a_previous_layout_no_request_scored() -> None:
                 "previous_extents_per_request": None, "new_extents_per_request": None}
     html = render_report(spec_with(layout={"previous": previous}))
     assert "no held-out request scored the two layouts" in html
+
+
+def test_report_of_an_evaluation_that_scored_no_request() -> None:
+    strategies = {n: {"test_extents_per_request_mean": None, "test_hot_hit_ratio": None}
+                  for n in ("hot", "first-touch")}
+    html = render_report(spec_with(), evaluation={"strategies": strategies, "chosen": "hot",
+                                                  "requests_test": 5, "requests_test_scored": 0})
+    assert "No request was scored" in html and 'data-chart="layouts"' not in html

@@ -117,6 +117,12 @@ HOSTILE = [
     # Regenerated as plain LIMIT / without the lock: what ran differed from what was written.
     ("SELECT k FROM sample ORDER BY v FETCH FIRST 1 ROWS WITH TIES", "refused WITH TIES"),
     ("SELECT k FROM sample FOR UPDATE", "refused a locking clause"),
+    ("SELECT k FROM sample ORDER BY v FETCH FIRST 10 PERCENT ROWS ONLY", "refused a PERCENT"),
+    # A CTE of the same name must not let a qualified system view through.
+    ("WITH pg_settings AS (SELECT 1 AS a) SELECT * FROM pg_catalog.pg_settings",
+     "refused qualified table name"),
+    ("WITH duckdb_views AS (SELECT 1 AS a) SELECT * FROM system.main.duckdb_views",
+     "refused qualified table name"),
     # Python lower-cases the Kelvin sign U+212A to 'k', DuckDB does not: no CTE of that name.
     ("WITH \"duc\u212adb_views\" AS (SELECT 1 AS x) SELECT sql FROM duckdb_views",
      "table 'duckdb_views' is neither"),
@@ -342,15 +348,29 @@ def test_a_step_that_builds_huge_strings_is_stopped(box: dict[str, str], monkeyp
     # Each step doubles 64 strings of 1 MB: DuckDB's memory limit does not see them grow.
     from sqlwave import sandbox
 
-    monkeypatch.setattr(sandbox, "MEMORY_CAP", (sandbox.resident_bytes() or 0) + 300 * 2**20)
+    monkeypatch.setattr(sandbox, "MEMORY_CAP", 300 * 2**20)
     steps = [Step("digits", "SELECT * FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), "
                             "(8), (9)) AS v(x)"),
              Step("s0", "SELECT lpad('x', 1000000, 'y') AS s FROM digits AS a, digits AS b "
                         "WHERE a.x * 10 + b.x < 64")]
     steps += [Step(f"s{i}", f"SELECT s || s AS s FROM s{i - 1}") for i in range(1, 5)]
     steps.append(Step("slow", HEAVY))
-    with pytest.raises(SqlwaveError, match=r"used .* GiB of memory, more than"):
+    with pytest.raises(SqlwaveError, match=r"took .* GiB of memory, more than"):
         replay_trace(Trace(("sample",), tuple(steps)), {"sample": box["sample"]}, timeout=60)
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="no /proc: Linux only")
+def test_the_memory_cap_counts_only_what_the_replay_adds(box: dict[str, str], monkeypatch) -> None:
+    from sqlwave import sandbox
+
+    monkeypatch.setattr(sandbox, "MEMORY_CAP", 300 * 2**20)
+    held = b"x" * (500 * 2**20)  # the caller's, resident before the replay starts
+    trace = Trace(("sample",), (Step("digits", "SELECT * FROM (VALUES (0), (1), (2), (3), (4), "
+                                               "(5), (6), (7), (8), (9)) AS v(x)"),
+                                Step("slow", HEAVY)))
+    with pytest.raises(SqlwaveError, match="ran past its time limit"):
+        replay_trace(trace, {"sample": box["sample"]}, timeout=1)
+    assert len(held) == 500 * 2**20
 
 
 def test_the_sandbox_bounds_memory() -> None:

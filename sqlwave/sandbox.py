@@ -24,9 +24,9 @@ from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.safety import plain_name
 
 SANDBOX_MEMORY = "4GB"
-# Resident memory a replay may add to the process before a step is stopped. DuckDB's memory limit bounds its
-# buffers, not the strings functions build: a chain of CTEs each doubling a string with
-# replace() or || went past the limit 100-fold. Room above the limit for Python and DuckDB's code.
+# Resident memory a replay may add to the process before a step is stopped. DuckDB's memory
+# limit bounds its buffers, not the strings functions build: a chain of CTEs each doubling a
+# string with replace() or || went past the limit 100-fold. Room above the limit for Python.
 MEMORY_CAP = 6 * 2**30
 
 
@@ -101,11 +101,11 @@ def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: 
                 running: Callable[[], str], memory_cap: int | None = None) -> T:
     """work() on a worker thread, within `timeout` seconds and `memory_cap` bytes of resident
     memory more than the process held when it started (checked ten times a second where /proc
-    tells it, i.e. on Linux). The calling thread
-    keeps the signals, the clock and the watch: on Ctrl-C or SIGTERM (the CLI raises
-    KeyboardInterrupt for both), past the deadline or past the cap, it interrupts DuckDB until
-    the worker stops. One timer would not do: DuckDB drops an interrupt that comes between two
-    queries, and a signal handler cannot run while the main thread waits inside DuckDB."""
+    tells it, i.e. on Linux). The calling thread keeps the signals, the clock and the watch: on
+    Ctrl-C or SIGTERM (the CLI raises KeyboardInterrupt for both), past the deadline or past the
+    cap, it interrupts DuckDB until the worker stops. One timer would not do: DuckDB drops an
+    interrupt that comes between two queries, and a signal handler cannot run while the main
+    thread waits inside DuckDB."""
     done: dict[str, object] = {}
     finished = threading.Event()  # not Thread.join: a signal during join marks a live thread dead
 

@@ -182,6 +182,10 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
                              f"to {align}; {hint}, or drop --previous")
     rows, complete = _previous_rows(path, spec, section)
     _check_rows(path, rows, key_type, align)
+    if complete and rows and _buffer_end(spec, []) > _buffer_end({}, rows):
+        # Every key is listed, so the last wave ends where the last object does.
+        raise InputError(f"the previous WaveSpec {path!r} is not a layout sqlwave wrote: its "
+                         "waves end past its last object; pass a file written by `sqlwave export`")
     if not complete:
         print(
             f"Warning: the previous WaveSpec inlines {len(rows)} of {section.get('keys')} keys and "
@@ -257,7 +261,8 @@ def _well_formed(spec: dict[str, Any], section: dict[str, Any]) -> bool:
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A count, offset or size as sqlwave writes them: a whole number from 0 to 2^62."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**62
 
 
 WAVE_FIELDS = ("keys", "bytes", "hits", "first_rank", "last_rank", "start_offset", "end_offset")
@@ -311,6 +316,8 @@ def _mismatch(rows: list[dict[str, Any]], spec: dict[str, Any], section: dict[st
     count, its head against the inline entries, and each wave's totals against its rows."""
     if len(rows) != section["keys"]:
         return f"{len(rows)} rows for {section['keys']} keys"
+    if not all(_whole(r[c]) for r in rows for c in ("rank", "byte_offset", "aligned_size", "hits")):
+        return "a NULL or negative number"
     for entry, row in zip(inline, rows, strict=False):
         if any(entry[c] != row[c] for c in ("rank", "key", "byte_offset", "aligned_size")):
             return f"rank {entry['rank']} differs"

@@ -239,9 +239,10 @@ def _check_tree(query: exp.Expr, names: set[str], step: str) -> None:
         elif isinstance(node, exp.LimitOptions) and node.args.get("with_ties"):
             raise UnsafeSqlError(f"step {step!r}: refused WITH TIES, which the SQL that runs would "
                                  "lose; order by enough columns to make the rows unique")
-        elif isinstance(node, exp.LimitOptions) and node.args.get("percent"):
-            raise UnsafeSqlError(f"step {step!r}: refused a PERCENT row limit, which the SQL that "
-                                 "runs would lose; limit by a count of rows")
+        elif (isinstance(node, exp.LimitOptions) and node.args.get("percent")
+              and isinstance(node.parent, exp.Fetch)):
+            raise UnsafeSqlError(f"step {step!r}: refused FETCH ... PERCENT, which the SQL that "
+                                 "runs would lose; write LIMIT n PERCENT")
         elif isinstance(node, exp.Lock):
             raise UnsafeSqlError(f"step {step!r}: refused a locking clause (FOR UPDATE/SHARE); a "
                                  "step only reads")

@@ -156,8 +156,8 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
 
     `outputs` maps each option (e.g. '--out') to its path, or None when not given.
     """
-    seen: dict[str, str] = {}
-    read = {os.path.realpath(f) for f in inputs}
+    seen: dict[Any, str] = {}
+    read = {_identity(f) for f in inputs}
     for option, path in outputs.items():
         if path is None:
             continue
@@ -165,7 +165,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str] = ()) ->
             raise ParameterError(f"{option} is empty; give a file name")
         try:
             _check_writable(option, path)
-            same = os.path.realpath(path)
+            same = _identity(path)
         except OSError as e:  # a name too long for the file system, a loop of links
             raise InputError(f"{option} {path!r}: {e.strerror or e}; give another name") from e
         if same in read:
@@ -199,6 +199,16 @@ def _check_writable(option: str, path: str) -> None:
         raise InputError(f"{option} {path!r}: {folder!r} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{option} {path!r}: no permission to write in {folder!r}")
+
+
+def _identity(path: str) -> Any:
+    """What makes two names one file: its device and inode when it exists (hard links too),
+    else its real path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (info.st_dev, info.st_ino)
 
 
 def is_stream(path: str | os.PathLike[str]) -> bool:

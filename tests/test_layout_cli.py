@@ -407,7 +407,7 @@ def test_a_kept_empty_key_comes_before_the_key_at_its_offset(tmp_path: Path) -> 
     (lambda s: s["pack_order"]["inline"][1].update(
         byte_offset=s["pack_order"]["inline"][0]["byte_offset"]), "overlap"),
     (lambda s: s["pack_order"]["inline"][0].update(key=7), "is not text"),
-    (lambda s: s["pack_order"]["inline"][0].update(byte_offset=2**63), "has offset"),
+    (lambda s: s["pack_order"]["inline"][0].update(byte_offset=2**63), "no well-formed pack order"),
     (lambda s: s.update(format="sqlwave.wavespec/9"), "has format 'sqlwave.wavespec/9'"),
 ])
 def test_a_hand_edited_previous_is_refused(tmp_path: Path, edit: Callable[[dict], None],
@@ -452,3 +452,32 @@ def test_request_ids_past_2_63_are_labels(tmp_path: Path) -> None:
     code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--request-col",
                           "request_id", "--order", "auto", "--out", str(tmp_path / "ws.json"))
     assert code == 0, err
+
+
+def test_a_previous_sidecar_with_nulls_is_passed_over(tmp_path: Path) -> None:
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": [f"k{i % 10}" for i in range(50)], "size": [4096] * 50}), log)
+    old, side = tmp_path / "old.json", tmp_path / "old.pack.parquet"
+    assert invoke("export", "--logs", str(log), "--size", "size", "--max-inline", "3", "--out",
+                  str(old), "--pack-order-out", str(side))[0] == 0
+    rows = pq.read_table(side).to_pylist()
+    rows[-1]["hits"] = None
+    schema = pa.schema([f.with_nullable(True) for f in pq.read_schema(side)])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), side)
+    code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--order",
+                          "first-touch", "--previous", str(old), "--out", str(tmp_path / "n.json"))
+    assert code == 0, err
+    assert "a NULL or negative number" in err and "Traceback" not in err
+
+
+def test_a_previous_whose_waves_end_past_its_objects_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": [f"k{i % 10}" for i in range(50)], "size": [4096] * 50}), log)
+    old = tmp_path / "old.json"
+    assert invoke("export", "--logs", str(log), "--size", "size", "--out", str(old))[0] == 0
+    spec = json.loads(old.read_text())
+    spec["waves"][-1]["end_offset"] = 2**50
+    old.write_text(json.dumps(spec))
+    code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--order",
+                          "first-touch", "--previous", str(old), "--out", str(tmp_path / "n.json"))
+    assert code == 1 and "its waves end past its last object" in err, err

@@ -277,3 +277,16 @@ def test_a_pipe_whose_reader_leaves_changes_no_file(tmp_path: Path) -> None:
             str(side), message="cannot write")
     reader.join(timeout=30)
     assert side.read_bytes() == before
+
+
+def test_outputs_that_are_hard_links_of_one_file_are_refused(tmp_path: Path) -> None:
+    pipe = tmp_path / "p"
+    os.mkfifo(pipe)
+    os.link(pipe, tmp_path / "p2")
+    refused("export", "--out", str(pipe), "--pack-order-out", str(tmp_path / "p2"),
+            message="are the same file")
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": ["a", "b"]}), log)
+    os.link(log, tmp_path / "same.parquet")
+    refused("export", "--logs", str(log), "--out", str(tmp_path / "same.parquet"),
+            message="is one of the input files")

@@ -83,7 +83,7 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
     from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file
 
-    _refuse_unused_options(engine, reuse_exact)
+    _refuse_unused_options(engine, reuse_exact, options)
     check_outputs({"--out": out, "--pack-order-out": pack_order_out},
                   expand_paths(list(logs)) if logs else ())
 
@@ -124,7 +124,8 @@ ENGINE_OPTIONS = {
 }
 
 
-def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
+def _refuse_unused_options(engine: str, reuse_exact: bool, options: dict[str, Any]) -> None:
+    """An option this run would not use is an error: a user who gave it expects an effect."""
     from click.core import ParameterSource
 
     from sqlwave.errors import ParameterError
@@ -147,6 +148,21 @@ def _refuse_unused_options(engine: str, reuse_exact: bool) -> None:
         raise previous_refused(engine)
     if reuse_exact and given("reuse_sample"):
         raise ParameterError("give --reuse-exact or --reuse-sample, not both")
+    if given("io_cost") and not options.get("page_bits_options"):
+        raise ParameterError("--io-cost prices the extents of --page-bits-options; give both, or "
+                             "drop --io-cost")
+    if given("page_bits") and options.get("page_bits_options"):
+        raise ParameterError("--order auto picks the page size from --page-bits-options; give "
+                             "--page-bits or --page-bits-options, not both")
+    if given("request_window"):
+        from sqlwave.strategies import PACK_STRATEGIES
+
+        if options.get("request_col"):
+            raise ParameterError("--request-window makes requests of consecutive accesses when "
+                                 "the log has no --request-col; give one of the two")
+        if options.get("order") in PACK_STRATEGIES and not options.get("previous"):
+            raise ParameterError(f"--request-window is for co-access orders (--order auto or a "
+                                 f"layout) and --previous, not --order {options.get('order')}")
 
 
 @click.command()

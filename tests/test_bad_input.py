@@ -172,7 +172,15 @@ def test_empty_log(tmp_path):
         (["--page-bits", "abc"], "Invalid value for '--page-bits'"),
         (["--rank-by", "nope"], "Invalid value for '--rank-by'"),
         (["--capacity", "0"], "--capacity: a byte size must be positive"),
-        (["--io-cost", "0"], "--io-cost: a byte size must be positive"),
+        (["--order", "auto", "--page-bits-options", "12,16", "--io-cost", "0"],
+         "--io-cost: a byte size must be positive"),
+        # Options this run would not use: the user expects an effect.
+        (["--io-cost", "1MiB"], "--io-cost prices the extents of --page-bits-options"),
+        (["--order", "auto", "--page-bits", "16", "--page-bits-options", "12,16"],
+         "give --page-bits or --page-bits-options, not both"),
+        (["--order", "auto", "--request-col", "request_id", "--request-window", "4"],
+         "--request-window makes requests of consecutive accesses"),
+        (["--request-window", "4"], "is for co-access orders"),
     ],
 )
 def test_parameters_out_of_range(tmp_path, args, message):

@@ -13,7 +13,9 @@
     overlap) is here the previous row's last page. Waves are runs of ranks too, so each (extent,
     wave) pair is one run of objects: one piece. Group the pieces by extent for the layout's
     extents (extent_totals in _helpers.sql, as extents.sql ends: the same rows as extents.sql
-    over these objects); count them per wave for each wave's extents. -#}
+    over these objects); count them per wave for each wave's extents. An object of size 0 has
+    no bytes in the packed file, so it covers no page (at the buffer's end, the page it sits on
+    lay past the buffer); extents.sql gives an accessed address of size 0 its page. -#}
 {% import '_helpers.sql' as h %}
 {% set ordered = ordered is defined and ordered %}
 {% set by_rank = '' if ordered else 'ORDER BY rank ASC' %}
@@ -27,6 +29,7 @@ WITH spans AS (
         hits,
         bytes
     FROM {{ src }}
+    WHERE size > 0
 {% if ordered %}
     ORDER BY rank ASC
 {% endif %}

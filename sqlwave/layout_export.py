@@ -3,6 +3,7 @@ and `--previous` (keep the last layout unless the new one is clearly better)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -286,9 +287,13 @@ def _previous_rows(path: str, spec: dict[str, Any],
     sidecar = section.get("sidecar")
     inline = list(section.get("inline", []))
     if sidecar:
-        here = Path(path).parent
+        # Named relative to the folder the WaveSpec was written to: the real one when `path`
+        # is a link to it (latest.json -> runs/day0/ws.json), then the link's own.
+        here, real = Path(path).parent, Path(os.path.realpath(path)).parent
         wrong: list[str] = []
-        for candidate in dict.fromkeys([here / sidecar, Path(sidecar), here / Path(sidecar).name]):
+        names = [real / sidecar, here / sidecar, Path(sidecar), real / Path(sidecar).name,
+                 here / Path(sidecar).name]
+        for candidate in dict.fromkeys(names):
             if not candidate.is_file():
                 continue
             try:

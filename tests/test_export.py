@@ -255,3 +255,17 @@ def test_auto_wave_budgets_drive_the_hotness_waves_too():
     default = export_wave_spec(log, "key", "size", request_col="request_id",
                                order="waves-last-touch")
     assert default["parameters"]["wave_bytes"] != budgets
+
+
+def test_extents_stay_inside_the_buffer_when_the_last_key_is_empty(tmp_path) -> None:
+    # An empty key at the buffer's end covered the page past it: one extent ran 4 KiB too far.
+    import pyarrow as pa
+
+    from sqlwave import export_wave_spec
+
+    log = pa.table({"key": ["a", "a", "z"], "size": [4096, 4096, 0]})
+    for align in (12, 16):
+        spec = export_wave_spec(log, "key", "size", align_bits=align)
+        buffer = spec["pack_order"]["buffer_bytes"]
+        ends = [(e["last_page"] + 1) << 12 for e in spec["extents"]["inline"]]
+        assert spec["extents"]["count"] == 1 and max(ends) <= -(-buffer // 4096) * 4096, align

@@ -397,7 +397,8 @@ def test_a_kept_empty_key_comes_before_the_key_at_its_offset(tmp_path: Path) -> 
     spec = json.loads((tmp_path / "new.json").read_text())
     assert spec["layout"]["previous"]["kept"]
     assert [e["key"] for e in spec["pack_order"]["inline"]] == ["z", "a", "b"]
-    assert spec["extents"]["count"] == 1 and [w["extents"] for w in spec["waves"]] == [1, 1]
+    # Wave 0 holds only the empty key, which covers no page.
+    assert spec["extents"]["count"] == 1 and [w["extents"] for w in spec["waves"]] == [0, 1]
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -481,3 +482,22 @@ def test_a_previous_whose_waves_end_past_its_objects_is_refused(tmp_path: Path) 
     code, _, err = invoke("export", "--logs", str(log), "--size", "size", "--order",
                           "first-touch", "--previous", str(old), "--out", str(tmp_path / "n.json"))
     assert code == 1 and "its waves end past its last object" in err, err
+
+
+def test_a_previous_named_through_a_link_finds_its_sidecar(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sidecar is named relative to the folder the WaveSpec was written to: through
+    # latest.json -> runs/day0/ws.json it was looked for beside the link, and only the inlined
+    # keys were kept. (Relative names: an absolute --pack-order-out is recorded as given.)
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"key": [f"k{i % 20}" for i in range(100)], "size": [4096] * 100}),
+                   "log.parquet")
+    assert invoke("export", "--logs", "log.parquet", "--size", "size", "--max-inline", "2",
+                  "--out", "runs/day0/ws.json", "--pack-order-out",
+                  "runs/day0/ws.pack.parquet")[0] == 0
+    Path("latest.json").symlink_to("runs/day0/ws.json")
+    code, _, err = invoke("export", "--logs", "log.parquet", "--size", "size", "--order",
+                          "first-touch", "--previous", "latest.json", "--out", "new.json")
+    assert code == 0 and "sidecar is not there" not in err, err
+    prev = json.loads(Path("new.json").read_text())["layout"]["previous"]
+    assert prev["complete"] and prev["keys"] == 20

@@ -39,7 +39,8 @@ def _from_pieces(con: duckdb.DuckDBPyConnection, page: int, ordered: bool) -> tu
 
 
 def _generic(con: duckdb.DuckDBPyConnection, page: int) -> tuple[list, list]:
-    objects = "(SELECT byte_offset AS address, size, hits, bytes, wave FROM waves)"
+    # A packed object of size 0 has no bytes in the file: it covers no page.
+    objects = "(SELECT byte_offset AS address, size, hits, bytes, wave FROM waves WHERE size > 0)"
     whole = render("extents", src=objects, page_size=str(page), partition=[])
     extents = [tuple(int(v) for v in r) for r in con.execute(whole).fetchall()]
     split = render("extents", src=objects, page_size=str(page), partition=["wave"])

@@ -77,6 +77,8 @@ WITH spans AS (
     hits,
     bytes
   FROM waves
+  WHERE
+    size > 0
 ), marked AS (
   SELECT
     spans.*,

@@ -15,6 +15,7 @@ WITH spans AS (
         hits,
         bytes
     FROM waves
+    WHERE size > 0
 ),
 marked AS (
     SELECT

@@ -97,6 +97,8 @@ WITH spans AS (
     hits,
     bytes
   FROM waves
+  WHERE
+    size > 0
 ), marked AS (
   SELECT
     spans.*,

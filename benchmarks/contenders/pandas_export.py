@@ -40,8 +40,9 @@ def pack(u: pd.DataFrame) -> pd.DataFrame:
 
 
 def extents(p: pd.DataFrame) -> pd.DataFrame:
+    p = p[p["size"] > 0]  # an empty object has no bytes in the packed file: it covers no page
     s = pd.DataFrame({"first_page": p["byte_offset"] // PAGE,
-                      "last_page": (p["byte_offset"] + (p["size"] - 1).clip(lower=0)) // PAGE,
+                      "last_page": (p["byte_offset"] + p["size"] - 1) // PAGE,
                       "address": p["byte_offset"], "hits": p["hits"], "bytes": p["bytes"]})
     s = s.sort_values(["first_page", "last_page", "address"]).reset_index(drop=True)
     reach = s["last_page"].cummax().shift(1)

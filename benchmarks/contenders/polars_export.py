@@ -40,9 +40,11 @@ def pack(u: pl.DataFrame) -> pl.DataFrame:
 
 
 def extents(p: pl.DataFrame) -> pl.DataFrame:
-    last = pl.col("byte_offset") + pl.max_horizontal(pl.col("size") - 1, 0)
-    s = (p.select(first_page=pl.col("byte_offset") // PAGE, last_page=last // PAGE,
-                  address="byte_offset", hits="hits", bytes="bytes")
+    last = pl.col("byte_offset") + pl.col("size") - 1
+    # An empty object has no bytes in the packed file: it covers no page.
+    s = (p.filter(pl.col("size") > 0)
+         .select(first_page=pl.col("byte_offset") // PAGE, last_page=last // PAGE,
+                 address="byte_offset", hits="hits", bytes="bytes")
          .sort(["first_page", "last_page", "address"]))
     reach = pl.col("last_page").cum_max().shift(1)
     s = s.with_columns(extent=(reach.is_null() | (pl.col("first_page") > reach + 1))

@@ -40,8 +40,10 @@ class PostgresEngine:
             raise InputError(f"cannot connect to PostgreSQL ({str(e).strip()}); check --dsn") from e
         # A database or role may set these: DateStyle 'SQL, DMY' made timestamp keys
         # '02/01/2024 03:04:05 UTC', extra_float_digits = 0 rounded every share to 15 digits.
+        # standard_conforming_strings = off made a backslash in a literal an escape: a delimiter
+        # of `\' ...` broke out of its quotes.
         for setting in ("TIME ZONE 'UTC'", "DateStyle = 'ISO, MDY'", "IntervalStyle = 'postgres'",
-                        "extra_float_digits = 3"):
+                        "extra_float_digits = 3", "standard_conforming_strings = on"):
             con.execute(f"SET {setting}")
         encoding = con.execute("SHOW server_encoding").fetchone()[0]
         if isinstance(encoding, bytes):  # psycopg gives SQL_ASCII text as bytes
@@ -70,6 +72,9 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
                   request_col: str | None = None, order_col: str | None = None) -> BoundLog:
     """Bind `table` as the temporary view `sqlwave_log(key, size, request, pos)`."""
     relation, types = _columns(engine, table)
+    # sqlwave's objects are temporary and named plainly: a role's search_path of `public,
+    # pg_temp` let a table public.sqlwave_log stand in for the bound view.
+    engine.con.execute("SET search_path = pg_temp, pg_catalog")
     for col in (key_col, size_col, request_col, order_col):
         if col is not None and col not in types:
             raise InputError(f"column {col!r} is not in {table} (columns: {', '.join(types)})."
@@ -102,7 +107,11 @@ def bind_postgres(engine: PostgresEngine, table: str, key_col: str, size_col: st
 
 def _columns(engine: PostgresEngine, table: str) -> tuple[str, dict[str, str]]:
     try:
-        relation = engine.con.execute("SELECT %s::regclass::text", (table,)).fetchone()[0]
+        # Schema-qualified always: the search_path is pinned to pg_temp once the log is found.
+        relation = engine.con.execute(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
+            (table,)).fetchone()[0]
     except Exception as e:  # psycopg raises UndefinedTable; the message is what matters
         engine.con.rollback() if not engine.con.autocommit else None
         raise InputError(f"table {table!r} not found in PostgreSQL; check --table "

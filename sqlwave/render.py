@@ -62,6 +62,13 @@ def _apply(tree: Any, d: Dialect) -> Any:
             for ordered in window.find_all(exp.Ordered):
                 # Ascending with NULLs first is the engine default: sqlglot then writes no clause.
                 ordered.set("nulls_first", not ordered.args.get("desc"))
+    if d.name == "snowflake":
+        # Snowflake reserves every ANSI keyword (ROWS, a column of metrics.sql, among them) and
+        # sqlglot's writer quotes none. Quoted in upper case, a name means what it does unquoted.
+        for ident in tree.find_all(exp.Identifier):
+            if not ident.quoted and ident.name.upper() in SNOWFLAKE_RESERVED:
+                ident.set("this", ident.name.upper())
+                ident.set("quoted", True)
     if d.settings:
         tree.set("settings", [exp.EQ(this=exp.column(k), expression=exp.Literal.number(v))
                               for k, v in d.settings.items()])
@@ -74,6 +81,18 @@ def _apply(tree: Any, d: Dialect) -> Any:
         if name is not None:
             node.replace(exp.Anonymous(this=name, expressions=_arguments(node)))
     return tree
+
+
+# docs.snowflake.com/en/sql-reference/reserved-keywords: the keywords reserved by ANSI or by
+# Snowflake, or barred as column names or references.
+SNOWFLAKE_RESERVED = frozenset("""
+    ALL ALTER AND ANY AS BETWEEN BY CASE CAST CHECK COLUMN CONNECT CONSTRAINT CREATE CROSS CURRENT
+    CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER DELETE DISTINCT DROP ELSE EXISTS FALSE
+    FOLLOWING FOR FROM FULL GRANT GROUP HAVING ILIKE IN INCREMENT INNER INSERT INTERSECT INTO IS
+    JOIN LATERAL LEFT LIKE LOCALTIME LOCALTIMESTAMP MINUS NATURAL NOT NULL OF ON OR ORDER QUALIFY
+    REGEXP REVOKE RIGHT RLIKE ROW ROWS SAMPLE SELECT SET SOME START TABLE TABLESAMPLE THEN TO
+    TRIGGER TRUE TRY_CAST UNION UNIQUE UPDATE USING VALUES WHEN WHENEVER WHERE WITH
+""".split())  # noqa: SIM905 - read as the docs list them
 
 
 def _arguments(node: Any) -> list[Any]:

@@ -21,6 +21,11 @@ from sqlwave.errors import InputError, SqlwaveError
 from sqlwave.log import LOG_VIEW, BoundLog, bind_log
 from sqlwave.warehouse import require
 
+# Session settings an export runs under (ansi_mode): overflow fails, `${...}` is text, and a
+# backslash in a string literal is an escape, as the rendered SQL assumes.
+PINNED = {"spark.sql.ansi.enabled": "true", "spark.sql.variable.substitute": "false",
+          "spark.sql.parser.escapedStringLiterals": "false"}
+
 
 class SparkEngine:
     """A pyspark session: `local[*]`, `local[2]` or a cluster master URL."""
@@ -52,23 +57,29 @@ class SparkEngine:
                                        "and --master") from e
         # Spark warns at every global window; here they run on per-key aggregates, by design.
         spark.sparkContext.setLogLevel("ERROR")
-        spark.conf.set("spark.sql.ansi.enabled", "true")  # see ansi_mode
+        for name, value in PINNED.items():  # see ansi_mode
+            spark.conf.set(name, value)
         return cls(spark)
 
     @contextlib.contextmanager
     def ansi_mode(self) -> Iterator[None]:
-        """ANSI mode meanwhile, then the session's own setting back. Overflow must stop the
+        """The settings in PINNED meanwhile, then the session's own back. Overflow must stop the
         export, as on DuckDB and PostgreSQL: with ANSI off (Spark 3.5's default) sizes summed
-        past 2^63 wrapped to negative bytes, and keys above 2^63 to negative keys."""
-        before = self.spark.conf.get("spark.sql.ansi.enabled", None)
-        self.spark.conf.set("spark.sql.ansi.enabled", "true")
+        past 2^63 wrapped to negative bytes, and keys above 2^63 to negative keys. And the SQL
+        text must mean what it says: Spark replaces `${...}` (`${env:HOME}` too) inside quoted
+        names and string literals before it parses, and reads backslashes in literals as they
+        are when escapedStringLiterals is on."""
+        before = {name: self.spark.conf.get(name, None) for name in PINNED}
+        for name, value in PINNED.items():
+            self.spark.conf.set(name, value)
         try:
             yield
         finally:
-            if before is None:
-                self.spark.conf.unset("spark.sql.ansi.enabled")
-            else:
-                self.spark.conf.set("spark.sql.ansi.enabled", before)
+            for name, value in before.items():
+                if value is None:
+                    self.spark.conf.unset(name)
+                else:
+                    self.spark.conf.set(name, value)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         df = self.spark.sql(sql)
@@ -153,7 +164,8 @@ def hadoop_path(path: str) -> str:
 def _positioned_by(raw: Any, order_col: str) -> Any:
     # A distributed sort then zipWithIndex (per-partition counts), not a window over all rows.
     f = require("pyspark.sql.functions", "spark")
-    ordered = raw.orderBy(f.col(order_col).asc_nulls_last(), f.col("sqlwave_pos").asc())
+    # Quoted: f.col reads `t.s` as field s of a column t.
+    ordered = raw.orderBy(f.col(_q(order_col)).asc_nulls_last(), f.col("sqlwave_pos").asc())
     schema = ordered.drop("sqlwave_pos").schema
     indexed = ordered.drop("sqlwave_pos").rdd.zipWithIndex().map(lambda r: (*r[0], r[1]))
     types = require("pyspark.sql.types", "spark")

@@ -88,3 +88,11 @@ def test_overrides_are_rare_and_say_why() -> None:
 def test_an_empty_dialect_is_refused() -> None:
     result = run_cli("macros", "--dialect", "")
     assert result.code == 1 and result.stderr.startswith("Error: unknown dialect ''")
+
+
+def test_snowflake_output_quotes_its_reserved_words() -> None:
+    # ROWS, a column of metrics.sql, is reserved by ANSI and so by Snowflake; sqlglot quoted none.
+    from sqlwave.render import transpile
+
+    out = transpile("SELECT count(*) AS rows, 1 AS hits FROM t", "snowflake")
+    assert 'AS "ROWS"' in out and "AS hits" in out

@@ -374,3 +374,48 @@ def test_postgres_database_not_in_utf8_is_refused(pg_dsn: str, encoding: str,
                      "--order-by", "seq", "--out", str(tmp_path / "w.json"))
     assert result.code == 1, result.stderr
     assert f"has encoding {encoding}; sqlwave needs UTF8" in result.stderr
+
+
+def test_postgres_string_settings_and_search_path_cannot_change_the_export(pg_dsn: str,
+                                                                        tmp_path: Path) -> None:
+    """A database may turn standard_conforming_strings off (a backslash in a literal became an
+    escape: a delimiter broke out of its quotes) and put pg_temp last on the search_path (a table
+    public.sqlwave_log stood in for the bound log)."""
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS sqlwave_odd")
+        admin.execute("CREATE DATABASE sqlwave_odd ENCODING 'UTF8' TEMPLATE template0")
+        admin.execute("ALTER DATABASE sqlwave_odd SET standard_conforming_strings = off")
+        admin.execute("ALTER DATABASE sqlwave_odd SET search_path = public, pg_temp")
+    dsn = pg_dsn.rsplit("/", 1)[0] + "/sqlwave_odd"
+    keys = ["C:\\logs\\a.bin", "C:\\logs\\b.bin", "D:\\x\\c.bin", "C:\\logs\\a.bin"]
+    table = pa.table({"key": keys, "size": [4096] * 4, "seq": list(range(4))})
+    load_postgres(dsn, "access_log", table)
+    with psycopg.connect(dsn, autocommit=True) as planted:
+        planted.execute("CREATE TABLE public.sqlwave_log AS SELECT 'planted' AS key, "
+                        "CAST(1 AS BIGINT) AS size, CAST(NULL AS BIGINT) AS request, "
+                        "CAST(0 AS BIGINT) AS pos")
+    opts = ExportOptions(size_col="size", order_col="seq", delimiter="\\", depth=2)
+    expected, _ = build_wave_spec(write_files(table, tmp_path), opts)
+    got, con = build_with_engine(EngineOptions("postgres", dsn=dsn, table="access_log"), [], opts)
+    con.engine.close()  # type: ignore[attr-defined]
+    assert [c["cohort"] for c in got["cohorts"]] == ["C:\\logs", "D:\\x"]
+    del got["source"], expected["source"]
+    assert dumps(got) == dumps(expected)
+
+
+def test_spark_reads_names_and_literals_as_written(spark: Any, tmp_path: Path) -> None:
+    """Spark replaced `${...}` inside quoted names and literals (a key column `k${x}` read column
+    `k`; `${env:HOME}` became a path), and f.col read an --order-by name `t.s` as field s of t."""
+    n = 6
+    table = pa.table({"k${x}": [f"a${{env:HOME}}{i % 3}" for i in range(n)],
+                      "k": ["z"] * n, "size": [4096] * n, "t.s": list(range(n, 0, -1))})
+    opts = ExportOptions(key_col="k${x}", size_col="size", order_col="t.s",
+                         delimiter="${env:HOME}", depth=1, order="first-touch")
+    files = write_files(table, tmp_path)
+    expected, _ = build_wave_spec(files, opts)
+    got, _ = build_with_engine(EngineOptions("spark"), files, opts, spark=spark)
+    assert [e["key"] for e in got["pack_order"]["inline"]][0].startswith("a${env:HOME}")
+    del got["source"], expected["source"]
+    assert dumps(got) == dumps(expected)

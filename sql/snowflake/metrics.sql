@@ -6,7 +6,7 @@
 -- embed: replace the relation names with your tables or CTEs, e.g. CREATE VIEW metrics AS <this query>
 WITH sums AS (
   SELECT
-    CAST(SUM(hits) AS BIGINT) AS rows,
+    CAST(SUM(hits) AS BIGINT) AS "ROWS",
     CAST(SUM(CASE WHEN key IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS distinct_keys,
     CAST(SUM(CASE WHEN key IS NULL THEN hits ELSE 0 END) AS BIGINT) AS null_keys,
     CAST(SUM(CASE WHEN key IS NULL THEN 0 ELSE bytes END) AS BIGINT) AS bytes_moved,
@@ -16,13 +16,13 @@ WITH sums AS (
   FROM usage
 )
 SELECT
-  COALESCE(rows, 0) AS rows,
+  COALESCE("ROWS", 0) AS "ROWS",
   COALESCE(distinct_keys, 0) AS distinct_keys,
   COALESCE(null_keys, 0) AS null_keys,
   COALESCE(bytes_moved, 0) AS bytes_moved,
   COALESCE(unique_bytes, 0) AS unique_bytes,
   COALESCE(max_object_bytes, 0) AS max_object_bytes,
-  CAST(rows - null_keys - distinct_keys AS DOUBLE) / NULLIF(rows - null_keys, 0) AS reuse_ratio,
+  CAST("ROWS" - null_keys - distinct_keys AS DOUBLE) / NULLIF("ROWS" - null_keys, 0) AS reuse_ratio,
   CAST(bytes_moved - unique_bytes AS DOUBLE) / NULLIF(bytes_moved, 0) AS bytes_reuse_ratio,
   CAST(unique_bytes AS DOUBLE) / NULLIF(1073741824, 0) AS occupancy,
   COALESCE(single_use_keys, 0) AS single_use_keys

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import sqlglot
 import sqlglot.expressions as exp
@@ -316,20 +316,8 @@ def cte_in_scope(table: exp.Table, scopes: dict[int, dict[str, int]]) -> bool:
     linear in N (a set of every name in scope, per table, took 14 s for 4000 CTEs).
     """
     name = table.name.lower()
-    child: exp.Expr = table
-    node = table.parent
-    while node is not None:
-        if isinstance(node, exp.With):  # child is one of its CTEs: only earlier ones count
-            at = child.index if child.arg_key == "expressions" and child.index is not None \
-                else len(node.expressions)
-            if _first_positions(node, scopes).get(name, at) < at:
-                return True
-        elif isinstance(node, exp.Query):
-            with_ = node.args.get("with_") or node.args.get("with")
-            if with_ is not None and with_ is not child and name in _first_positions(with_, scopes):
-                return True
-        child, node = node, node.parent
-    return False
+    return any(_first_positions(with_, scopes).get(name, seen) < seen
+               for with_, seen in _withs_around(table))
 
 
 def _first_positions(with_: exp.Expr, scopes: dict[int, dict[str, int]]) -> dict[str, int]:
@@ -350,20 +338,23 @@ def ctes_in_scope(table: exp.Table) -> set[str]:
     defined in a subquery must not make a table of that name elsewhere (a system view such as
     pg_settings or duckdb_tables) pass as a CTE.
     """
-    names: set[str] = set()
+    return {n for with_, seen in _withs_around(table) for n in _cte_names(with_.expressions[:seen])}
+
+
+def _withs_around(table: exp.Table) -> Iterator[tuple[exp.Expr, int]]:
+    """Each WITH clause around `table`, with how many of its CTEs the reference can see: those
+    before it when it sits in one of them, else all (it sits in the query's body)."""
     child: exp.Expr = table
     node = table.parent
     while node is not None:
         if isinstance(node, exp.With):  # child is one of its CTEs: the earlier ones are visible
-            ctes = node.expressions
-            before = next((i for i, cte in enumerate(ctes) if cte is child), len(ctes))
-            names.update(_cte_names(ctes[:before]))
+            at = child.index if child.arg_key == "expressions" else None
+            yield node, len(node.expressions) if at is None else at
         elif isinstance(node, exp.Query):
             with_ = node.args.get("with_") or node.args.get("with")
             if with_ is not None and with_ is not child:
-                names.update(_cte_names(with_.expressions))
+                yield with_, len(with_.expressions)
         child, node = node, node.parent
-    return names
 
 
 def _cte_names(ctes: list[exp.Expr]) -> set[str]:

@@ -185,11 +185,12 @@ def _check_writable(option: str, path: str) -> None:
     if path.endswith(("/", os.sep)) or _is_dir(path):
         raise InputError(f"{option} {path!r} is a folder; give a file name (e.g. "
                          f"{os.path.join(path, 'out.json')!r})")
-    if is_stream(path):
+    mode = _mode(path)
+    if mode is not None and _streams(mode):
         if not os.access(path, os.W_OK):
             raise InputError(f"{option} {path!r}: no permission to write to it")
         return
-    if _exists_as_other(path):
+    if mode is not None and not stat.S_ISREG(mode):  # not a folder either (checked above)
         raise InputError(f"{option} {path!r} is not a file, a folder, a pipe or a character "
                          "device (a socket?); give a file name")
     folder = os.path.dirname(os.path.abspath(path))
@@ -216,17 +217,16 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
     written in place: renaming a temp file over one would replace it (as root, /dev/null became
     a regular file that every later write filled)."""
     mode = _mode(path)
-    return mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode))
+    return mode is not None and _streams(mode)
+
+
+def _streams(mode: int) -> bool:
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 def _is_device(path: str | os.PathLike[str]) -> bool:
     mode = _mode(path)
     return mode is not None and stat.S_ISCHR(mode)
-
-
-def _exists_as_other(path: str | os.PathLike[str]) -> bool:
-    mode = _mode(path)
-    return mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or is_stream(path))
 
 
 def _mode(path: str | os.PathLike[str]) -> int | None:
@@ -255,26 +255,27 @@ def write_all_atomic(
     """Write every output to its temp file first, then rename them all: a failure in any write
     leaves every earlier file as it was (the WaveSpec and its sidecar change together). A
     stream (`is_stream`) gets the complete temp file's bytes copied into it instead."""
-    staged: list[tuple[str, Path]] = []
+    staged: list[tuple[str, Path, bool]] = []
     try:
         for path, write in outputs:
             # Through a symlink to the file it names, as open() would write.
             target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
-            tmp = _temp_beside(target, stream=is_stream(target))
-            staged.append((tmp, target))
+            stream = is_stream(target)
+            tmp = _temp_beside(target, stream=stream)
+            staged.append((tmp, target, stream))
             write(tmp)
-            if not is_stream(target):
+            if not stream:
                 os.chmod(tmp, _mode_for(target))
         # Streams first: a reader that went away fails the write before any file is replaced,
         # so the WaveSpec and its sidecar still change together or not at all.
-        for tmp, target in sorted(staged, key=lambda item: not is_stream(item[1])):
-            if is_stream(target):
+        for tmp, target, stream in sorted(staged, key=lambda item: not item[2]):
+            if stream:
                 _copy_into(tmp, target)
                 os.unlink(tmp)
             else:
                 os.replace(tmp, target)
     except BaseException:
-        for tmp, _ in staged:
+        for tmp, _, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         raise

@@ -183,7 +183,10 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
                              f"to {align}; {hint}, or drop --previous")
     rows, complete = _previous_rows(path, spec, section)
     _check_rows(path, rows, key_type, align)
-    if complete and rows and _buffer_end(spec, []) > _buffer_end({}, rows):
+    # Where the previous buffer ends: its last wave's end covers every key, listed or not.
+    rows_end = max((int(r["byte_offset"]) + int(r["aligned_size"]) for r in rows), default=0)
+    waves_end = max((int(w["end_offset"]) for w in spec.get("waves", [])), default=0)
+    if complete and rows and waves_end > rows_end:
         # Every key is listed, so the last wave ends where the last object does.
         raise InputError(f"the previous WaveSpec {path!r} is not a layout sqlwave wrote: its "
                          "waves end past its last object; pass a file written by `sqlwave export`")
@@ -207,7 +210,7 @@ def load_previous(path: str, key_type: str, align: int) -> dict[str, Any]:
     return {
         "table": table,
         "strategy": section.get("strategy"),
-        "end": _buffer_end(spec, rows),
+        "end": max(rows_end, waves_end),
         "keys": len(rows),
         "complete": complete,
     }
@@ -267,13 +270,6 @@ def _whole(value: Any) -> bool:
 
 
 WAVE_FIELDS = ("keys", "bytes", "hits", "first_rank", "last_rank", "start_offset", "end_offset")
-
-
-def _buffer_end(spec: dict[str, Any], rows: list[dict[str, Any]]) -> int:
-    """Where the previous buffer ends: its last wave's end covers every key, listed or not."""
-    ends = [int(r["byte_offset"]) + int(r["aligned_size"]) for r in rows]
-    ends += [int(w["end_offset"]) for w in spec.get("waves", [])]
-    return max(ends, default=0)
 
 
 def _previous_rows(path: str, spec: dict[str, Any],

@@ -86,22 +86,25 @@ def _static_curve(spec: dict[str, Any]) -> list[tuple[float, float]]:
     ...                                           "hits": 2}]}})
     [(4.0, 0.5), (8.0, 0.25), (12.0, 0.0)]
     """
-    waves = spec.get("waves", [])
-    total = sum(whole(w.get("hits") or 0, "waves[].hits") for w in waves)
+    waves = [(whole(w.get("end_offset") or 0, "waves[].end_offset"),
+              whole(w.get("hits") or 0, "waves[].hits")) for w in spec.get("waves", [])]
+    field = "pack_order.inline[]."
+    head = [(whole(e["byte_offset"], field + "byte_offset"),
+             whole(e["aligned_size"], field + "aligned_size"),
+             whole(e.get("hits") or 0, field + "hits"))
+            for e in spec.get("pack_order", {}).get("inline", [])]
+    total = sum(h for _, h in waves)
     if total <= 0:
         return []
     ends: dict[int, int] = {}
     hits = 0
-    for w in waves:
-        hits += whole(w.get("hits") or 0, "waves[].hits")
-        ends[whole(w.get("end_offset") or 0, "waves[].end_offset")] = hits
+    for end, h in waves:
+        hits += h
+        ends[end] = hits
     hits = 0
-    head = spec.get("pack_order", {}).get("inline", [])
-    for e in sorted(head, key=lambda e: whole(e["byte_offset"], "pack_order.inline[].byte_offset")):
-        hits += whole(e.get("hits") or 0, "pack_order.inline[].hits")
-        end = whole(e["byte_offset"], "pack_order.inline[].byte_offset") + whole(
-            e["aligned_size"], "pack_order.inline[].aligned_size")
-        ends.setdefault(end, hits)
+    for offset, size, h in sorted(head, key=lambda e: e[0]):
+        hits += h
+        ends.setdefault(offset + size, hits)
     return [(float(x), 1 - h / total) for x, h in sorted(ends.items())]
 
 

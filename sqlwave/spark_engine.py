@@ -57,9 +57,7 @@ class SparkEngine:
                                        "and --master") from e
         # Spark warns at every global window; here they run on per-key aggregates, by design.
         spark.sparkContext.setLogLevel("ERROR")
-        for name, value in PINNED.items():  # see ansi_mode
-            spark.conf.set(name, value)
-        return cls(spark)
+        return cls(spark)  # the export runs it under ansi_mode, which sets PINNED
 
     @contextlib.contextmanager
     def ansi_mode(self) -> Iterator[None]:

@@ -89,13 +89,13 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
 
     if reuse_exact:
         options["reuse_sample"] = 1.0
-    if options["page_bits_options"]:
+    if options["page_bits_options"] is not None:
         options["page_bits_options"] = parse_int_list(options["page_bits_options"],
-                                                      "--page-bits-options") or None
+                                                      "--page-bits-options")
     options["io_cost_bytes"] = parse_bytes(options.pop("io_cost"), "--io-cost")
     opts = ExportOptions(
         wave_bytes=(parse_byte_list(wave_bytes, "--wave-bytes")
-                    if wave_bytes and wave_bytes != "auto" else None),
+                    if wave_bytes is not None and wave_bytes != "auto" else None),
         wave_bytes_auto=wave_bytes == "auto",
         capacity=parse_bytes(capacity, "--capacity") if capacity else None,
         engine={"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
@@ -146,6 +146,9 @@ def _refuse_unused_options(engine: str, reuse_exact: bool, options: dict[str, An
         from sqlwave.engine_export import previous_refused
 
         raise previous_refused(engine)
+    if given("depth") and options.get("prefix_len") is not None:
+        raise ParameterError("--depth counts --delimiter segments; with --prefix-len it has no "
+                             "effect: drop one of the two")
     if reuse_exact and given("reuse_sample"):
         raise ParameterError("give --reuse-exact or --reuse-sample, not both")
     if given("io_cost") and not options.get("page_bits_options"):

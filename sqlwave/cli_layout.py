@@ -107,9 +107,9 @@ def evaluate_layout(
         page_bits=page_bits,
         window=window,
         candidates=candidates,
-        wave_bytes=parse_byte_list(wave_bytes, "--wave-bytes") if wave_bytes else None,
+        wave_bytes=parse_byte_list(wave_bytes, "--wave-bytes") if wave_bytes is not None else None,
         page_bits_options=tuple(parse_int_list(page_bits_options, "--page-bits-options")
-                                if page_bits_options else ()),
+                                if page_bits_options is not None else ()),
         io_cost_bytes=parse_bytes(io_cost, "--io-cost"),
     )
     result = run(list(logs), key_col, size_col, request_col, train_frac=train_frac,

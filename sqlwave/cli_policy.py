@@ -43,7 +43,7 @@ def _parse_keys(text: str | None) -> tuple[int, ...] | None:
         return None
     from sqlwave.units import parse_int_list
 
-    return check_keys(parse_int_list(text, "--m-keys"), "--m-keys")
+    return check_keys(parse_int_list(text, "--m-keys", "1,16,64,256"), "--m-keys")
 
 
 @click.command()

@@ -44,24 +44,30 @@ def parse_byte_list(text: str, option: str = "") -> list[int]:
     >>> parse_byte_list("1GiB,8GiB")
     [1073741824, 8589934592]
     """
-    sizes = [parse_bytes(part, option) for part in text.split(",") if part.strip()]
-    if not sizes:
-        raise ParameterError(f"{option + ': ' if option else ''}no byte sizes in {text!r}; write "
-                             "e.g. 1GiB,8GiB")
-    return sizes
+    return [parse_bytes(part, option) for part in _items(text, option, "1GiB,8GiB")]
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """Comma-separated integers given to `option`; empty items are skipped.
+def parse_int_list(text: str, option: str, example: str = "12,16,20") -> list[int]:
+    """Comma-separated integers given to `option`.
 
     >>> parse_int_list("12, 16,20", "--page-bits-options")
     [12, 16, 20]
     """
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        return [int(x) for x in _items(text, option, example)]
     except ValueError as e:
-        raise ParameterError(f"{option} must be comma-separated integers such as 12,16,20, "
+        raise ParameterError(f"{option} must be comma-separated integers such as {example}, "
                              f"got {text!r}") from e
+
+
+def _items(text: str, option: str, example: str) -> list[str]:
+    """The comma-separated items of `text`; an empty one is refused: `1GiB,,8GiB` is more likely
+    a slip than a request for two budgets."""
+    items = text.split(",")
+    if not all(item.strip() for item in items):
+        what = f"an empty item in {text!r}" if text.strip() else "an empty list"
+        raise ParameterError(f"{option + ': ' if option else ''}{what}; write e.g. {example}")
+    return items
 
 
 def human_bytes(n: int) -> str:

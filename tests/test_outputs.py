@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -244,11 +245,26 @@ def test_a_device_such_as_dev_null_stays_a_device(tmp_path: Path) -> None:
     assert stat.S_ISCHR(null.stat().st_mode)
 
 
+def _drain_later(*pipes: Path, after: float = 20.0) -> None:
+    """Read the pipes after a while, so that a regression that writes to a pipe it should have
+    refused fails the test instead of blocking it for ever."""
+    import threading
+
+    def drain() -> None:
+        time.sleep(after)
+        for pipe in pipes:
+            with open(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+                f.read()
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
 def test_a_pipe_named_twice_or_a_socket_is_refused(tmp_path: Path) -> None:
     import socket
 
     pipe = tmp_path / "p"
     os.mkfifo(pipe)
+    _drain_later(pipe)
     refused("export", "--out", str(pipe), "--pack-order-out", str(pipe),
             message="are the same file")
     sock = tmp_path / "s"
@@ -283,6 +299,7 @@ def test_outputs_that_are_hard_links_of_one_file_are_refused(tmp_path: Path) -> 
     pipe = tmp_path / "p"
     os.mkfifo(pipe)
     os.link(pipe, tmp_path / "p2")
+    _drain_later(pipe)
     refused("export", "--out", str(pipe), "--pack-order-out", str(tmp_path / "p2"),
             message="are the same file")
     log = tmp_path / "log.parquet"

@@ -36,6 +36,7 @@ HEADER = """\
 # error() would make window orderings volatile, which DuckDB 2 refuses.
 STRATEGY_LIST = ", ".join(f"'{s}'" for s in PACK_STRATEGIES)
 INTEGER_LIST = ", ".join(f"'{t}'" for t in INTEGER_TYPES)  # what DuckDB's typeof() names them
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CHECKS = f"""\
 CREATE OR REPLACE TEMP MACRO sqlwave_whole(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN true
@@ -53,13 +54,18 @@ CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN CAST(x AS BIGINT)
     ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
--- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
+-- Sizes as sqlwave export takes them: whole byte counts from 0 to 2^63 - 1 (it refuses the log
+-- otherwise). The comparisons go through TRY_CAST: `s < 0` on a text or timestamp column fails
+-- to bind, before the typeof() branch could give its message.
 CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
     CASE WHEN typeof(s) NOT IN ({INTEGER_LIST}, '"NULL"')
         THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
                    || 'cast it to BIGINT in a view')
     WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
-    WHEN s < 0 THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    WHEN TRY_CAST(s AS HUGEINT) < 0
+        THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    WHEN coalesce(TRY_CAST(s AS HUGEINT) > {INT64_MAX}, true)
+        THEN error('a size (' || CAST(s AS VARCHAR) || ') does not fit 64-bit integers')
     ELSE CAST(s AS BIGINT) END;
 CREATE OR REPLACE TEMP MACRO sqlwave_delimiter(d) AS
     CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
@@ -69,9 +75,18 @@ CREATE OR REPLACE TEMP MACRO sqlwave_strategy(s) AS
                || coalesce(s, 'NULL')) END;
 -- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
 -- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
+-- Lists, arrays, structs and maps are refused, and integers past 64 bits, as export refuses them.
+-- The type test is a CASE of its own so that the range test runs only on wide integer keys.
 CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
+    WHEN typeof(k) LIKE '%]' OR regexp_matches(typeof(k), '^(STRUCT|MAP|UNION)\\(')
+        THEN error('the key column has type ' || typeof(k) || '; use a text, bytes or integer column')
+    WHEN typeof(k) IN ('UBIGINT', 'HUGEINT', 'UHUGEINT') THEN
+        (CASE WHEN coalesce(TRY_CAST(k AS HUGEINT) BETWEEN {INT64_MIN} AND {INT64_MAX}, k IS NULL)
+            THEN k
+        ELSE error('a key (' || CAST(k AS VARCHAR) || ') does not fit 64-bit integers; write the '
+            || 'key column as text') END)
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
 CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
@@ -99,7 +114,7 @@ LOG = (
     f"(SELECT sqlwave_key({_column('key_col')}) AS key, sqlwave_size({_column('size_col')}) AS size, "
     "CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))"
 )
-USAGE_CALL = "sqlwave_usage(src, key_col := key_col, size_col := size_col)"
+USAGE_CALL = "sqlwave_usage_all(src, key_col := key_col, size_col := size_col)"
 PACK_CALL = ("sqlwave_pack_order(src, key_col := key_col, size_col := size_col, "
              "strategy := strategy, align_bits := align_bits)")
 COMMON = "src, key_col := 'key', size_col := 'size'"
@@ -139,8 +154,12 @@ def shell_sql() -> str:
     parts = [
         HEADER,
         CHECKS,
-        _macro("sqlwave_usage", COMMON, "one row per key (hits, bytes, size, first/last position, hash60)",
+        # The NULL keys make one row of their own, which sqlwave_metrics counts; sqlwave_usage
+        # leaves it out, as the Python API's compute_usage does.
+        _macro("sqlwave_usage_all", COMMON, "sqlwave_usage plus one row, key NULL, for the NULL keys",
                render("usage", src=LOG, key="key", size="size", pos="pos", request=None)),
+        _macro("sqlwave_usage", COMMON, "one row per key (hits, bytes, size, first/last position, hash60)",
+               f"SELECT * FROM {USAGE_CALL} WHERE key IS NOT NULL"),
         _macro("sqlwave_cohorts", f"{COMMON}, prefix_len := 8, top_k := 20",
                "top-k cohorts by the first prefix_len characters, ranked by hits",
                render("cohorts", src=_checked(USAGE_CALL, _whole("prefix_len", 1, 4096), top_k),

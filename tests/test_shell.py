@@ -134,6 +134,13 @@ def test_cli_extents_match_python_on_a_glob_of_two_files(tmp_path):
         ("FROM sqlwave_extents(INTS, key_scale := 0)", "key_scale must be a whole number"),
         ("FROM sqlwave_extents(INTS, page_bits := 41)", "page_bits must be a whole number"),
         ("FROM sqlwave_usage(BLOBS)", "BLOB keys: query a view with lower(hex(key))"),
+        # Nested keys were grouped as values, keys past 64 bits counted, and a text size failed
+        # to bind with DuckDB's message, where sqlwave export refuses each with its own.
+        ("FROM sqlwave_pack_order(ODD, key_col := 'list')", "has type INTEGER\\[\\]; use a text"),
+        ("FROM sqlwave_usage(ODD, key_col := 'struct')", "has type STRUCT(a INTEGER); use a text"),
+        ("FROM sqlwave_usage(ODD, key_col := 'wide')", "a key (9223372036854775808) does not fit"),
+        ("FROM sqlwave_usage(ODD, size_col := 'text')", "has type VARCHAR, not an integer byte"),
+        ("FROM sqlwave_usage(ODD, size_col := 'wide')", "a size (9223372036854775808) does not"),
         ("FROM sqlwave_extents(LOG)", "sqlwave_extents needs integer keys (addresses or block "
                                       "ids), not VARCHAR"),
     ],
@@ -148,8 +155,10 @@ def test_shell_macros_refuse_bad_arguments(query, message):
     con.execute("CREATE TABLE blobs AS SELECT '\\x01'::BLOB AS key, 1 AS size")
     con.execute("CREATE TABLE sizes AS SELECT * FROM (VALUES ('a', 10, 10, 10.7), "
                 "('b', -5, NULL, 20.2)) AS t(key, negative, missing, fraction)")
+    con.execute("CREATE TABLE odd AS SELECT 'a' AS key, 1 AS size, [1] AS list, {'a': 1} AS struct, "
+                "CAST(9223372036854775808 AS UBIGINT) AS wide, '5' AS text")
     query = (query.replace("(LOG", "('logs'").replace("(INTS", "('ints'")
-             .replace("(BLOBS", "('blobs'").replace("(SIZES", "('sizes'"))
+             .replace("(BLOBS", "('blobs'").replace("(SIZES", "('sizes'").replace("(ODD", "('odd'"))
     with pytest.raises(duckdb.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
         con.execute(query).fetchall()
 
@@ -177,6 +186,20 @@ def test_shell_extents_take_every_integer_key_type(kind):
     rows = con.execute("SELECT first_page, last_page FROM sqlwave_extents('k', key_scale := 4096) "
                        "ORDER BY first_page").fetchall()
     assert rows == [(1, 3), (100, 100)]
+
+
+def test_shell_usage_leaves_the_null_keys_to_usage_all():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute((ROOT / SHELL_FILE).read_text(encoding="utf-8"))
+    con.execute("CREATE TABLE n AS SELECT * FROM (VALUES ('a', 1), (NULL, 2), ('b', 3), (NULL, 4)) "
+                "t(key, size)")
+    assert con.execute("SELECT key, hits FROM sqlwave_usage('n') ORDER BY key").fetchall() == [
+        ("a", 1), ("b", 1)]
+    assert con.execute("SELECT key, hits, bytes FROM sqlwave_usage_all('n') WHERE key IS NULL"
+                       ).fetchall() == [(None, 2, 6)]
+    assert con.execute("SELECT null_keys FROM sqlwave_metrics('n')").fetchall() == [(2,)]
 
 
 def test_python_package_loads_the_shell_file_too():

@@ -21,13 +21,18 @@ CREATE OR REPLACE TEMP MACRO sqlwave_arg(x, lo, hi, what) AS
     CASE WHEN x >= lo AND x <= hi AND x = round(x) THEN CAST(x AS BIGINT)
     ELSE error(what || ' must be a whole number between ' || lo || ' and ' || hi || ', got '
                || coalesce(CAST(x AS VARCHAR), 'NULL')) END;
--- Sizes as sqlwave export takes them: whole byte counts >= 0 (it refuses the log otherwise).
+-- Sizes as sqlwave export takes them: whole byte counts from 0 to 2^63 - 1 (it refuses the log
+-- otherwise). The comparisons go through TRY_CAST: `s < 0` on a text or timestamp column fails
+-- to bind, before the typeof() branch could give its message.
 CREATE OR REPLACE TEMP MACRO sqlwave_size(s) AS
     CASE WHEN typeof(s) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'UHUGEINT', '"NULL"')
         THEN error('the size column has type ' || typeof(s) || ', not an integer byte count; '
                    || 'cast it to BIGINT in a view')
     WHEN s IS NULL THEN error('a size is NULL; fill it, or give a view with 1 AS size')
-    WHEN s < 0 THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    WHEN TRY_CAST(s AS HUGEINT) < 0
+        THEN error('a size is negative (' || CAST(s AS VARCHAR) || '); sizes are byte counts')
+    WHEN coalesce(TRY_CAST(s AS HUGEINT) > 9223372036854775807, true)
+        THEN error('a size (' || CAST(s AS VARCHAR) || ') does not fit 64-bit integers')
     ELSE CAST(s AS BIGINT) END;
 CREATE OR REPLACE TEMP MACRO sqlwave_delimiter(d) AS
     CASE WHEN length(d) > 0 THEN true ELSE error('delimiter must be a non-empty string') END;
@@ -37,9 +42,18 @@ CREATE OR REPLACE TEMP MACRO sqlwave_strategy(s) AS
                || coalesce(s, 'NULL')) END;
 -- BLOB keys: sqlwave export and the Python API read them as lower-case hex text; here, make
 -- that view yourself (SELECT lower(hex(key)) AS key, size FROM ...), so that results match.
+-- Lists, arrays, structs and maps are refused, and integers past 64 bits, as export refuses them.
+-- The type test is a CASE of its own so that the range test runs only on wide integer keys.
 CREATE OR REPLACE TEMP MACRO sqlwave_key(k) AS
     CASE WHEN typeof(k) = 'BLOB' THEN error('BLOB keys: query a view with lower(hex(key)) AS key '
         || '(what sqlwave export reads; prefix lengths are then 2 hex digits per byte)')
+    WHEN typeof(k) LIKE '%]' OR regexp_matches(typeof(k), '^(STRUCT|MAP|UNION)\(')
+        THEN error('the key column has type ' || typeof(k) || '; use a text, bytes or integer column')
+    WHEN typeof(k) IN ('UBIGINT', 'HUGEINT', 'UHUGEINT') THEN
+        (CASE WHEN coalesce(TRY_CAST(k AS HUGEINT) BETWEEN -9223372036854775808 AND 9223372036854775807, k IS NULL)
+            THEN k
+        ELSE error('a key (' || CAST(k AS VARCHAR) || ') does not fit 64-bit integers; write the '
+            || 'key column as text') END)
     ELSE k END;
 -- Extents read integer keys as addresses; other keys have no address until they are packed.
 CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
@@ -48,8 +62,8 @@ CREATE OR REPLACE TEMP MACRO sqlwave_integer_key(k) AS
         || '; for other keys the address is the packed offset: sqlwave export writes those extents')
     END;
 
--- sqlwave_usage: one row per key (hits, bytes, size, first/last position, hash60)
-CREATE OR REPLACE TEMP MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
+-- sqlwave_usage_all: sqlwave_usage plus one row, key NULL, for the NULL keys
+CREATE OR REPLACE TEMP MACRO sqlwave_usage_all(src, key_col := 'key', size_col := 'size') AS TABLE
 SELECT
     key AS key,
     CAST(count(*) AS BIGINT) AS hits,
@@ -64,11 +78,15 @@ SELECT
 FROM (SELECT sqlwave_key(COLUMNS('^' || regexp_escape(key_col) || '$')) AS key, sqlwave_size(COLUMNS('^' || regexp_escape(size_col) || '$')) AS size, CAST(row_number() OVER () - 1 AS BIGINT) AS pos FROM query_table(src))
 GROUP BY key;
 
+-- sqlwave_usage: one row per key (hits, bytes, size, first/last position, hash60)
+CREATE OR REPLACE TEMP MACRO sqlwave_usage(src, key_col := 'key', size_col := 'size') AS TABLE
+SELECT * FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL;
+
 -- sqlwave_cohorts: top-k cohorts by the first prefix_len characters, ranked by hits
 CREATE OR REPLACE TEMP MACRO sqlwave_cohorts(src, key_col := 'key', size_col := 'size', prefix_len := 8, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
-    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_whole(prefix_len, 1, 4096, 'prefix_len') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
+    FROM (SELECT * FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_whole(prefix_len, 1, 4096, 'prefix_len') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
     WHERE key IS NOT NULL
 ),
 prefixed AS (
@@ -138,7 +156,7 @@ ORDER BY rank ASC;
 CREATE OR REPLACE TEMP MACRO sqlwave_cohorts_by_delimiter(src, key_col := 'key', size_col := 'size', delimiter := '.', depth := 3, top_k := 20) AS TABLE
 WITH keys AS (
     SELECT CAST(key AS VARCHAR) AS k, hits, bytes
-    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_delimiter(delimiter) AND sqlwave_whole(depth, 1, 32, 'depth') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
+    FROM (SELECT * FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_delimiter(delimiter) AND sqlwave_whole(depth, 1, 32, 'depth') AND sqlwave_whole(top_k, 1, 100000, 'top_k'))
     WHERE key IS NOT NULL
 ),
 level_1 AS (
@@ -596,7 +614,7 @@ FROM (
         first_pos,
         last_pos,
         h60
-    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_strategy(strategy) AND sqlwave_whole(align_bits, 0, 40, 'align_bits'))
+    FROM (SELECT * FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_strategy(strategy) AND sqlwave_whole(align_bits, 0, 40, 'align_bits'))
     WHERE key IS NOT NULL
 ) AS ranked
 ORDER BY rank ASC;
@@ -659,7 +677,7 @@ WITH spans AS (
  + CAST((((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) - ((((address + (CASE WHEN size > 0 THEN size - 1 ELSE 0 END)) % 1099511627776) + 1099511627776) % 1099511627776) % (CAST(pow(2, page_bits) AS BIGINT))) / (CAST(pow(2, page_bits) AS BIGINT)) AS BIGINT)) AS last_page,
         hits,
         bytes
-    FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_integer_key(key) AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))
+    FROM (SELECT CAST(key AS BIGINT) * key_scale AS address, size, hits, bytes FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) WHERE key IS NOT NULL AND sqlwave_integer_key(key) AND sqlwave_whole(page_bits, 0, 40, 'page_bits') AND sqlwave_whole(key_scale, 1, 4294967296, 'key_scale'))
 ),
 starts AS (
     SELECT
@@ -712,7 +730,7 @@ WITH sums AS (
         CAST(sum(CASE WHEN key IS NULL THEN 0 ELSE size END) AS BIGINT) AS unique_bytes,
         CAST(max(CASE WHEN key IS NULL THEN 0 ELSE size END) AS BIGINT) AS max_object_bytes,
         CAST(sum(CASE WHEN key IS NOT NULL AND hits = 1 THEN 1 ELSE 0 END) AS BIGINT) AS single_use_keys
-    FROM (SELECT * FROM sqlwave_usage(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_budget(capacity, NULL, 'capacity'))
+    FROM (SELECT * FROM sqlwave_usage_all(src, key_col := key_col, size_col := size_col) AS checked WHERE sqlwave_budget(capacity, NULL, 'capacity'))
 )
 SELECT
     COALESCE(rows, 0) AS rows,

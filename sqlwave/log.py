@@ -75,7 +75,7 @@ def bind_log(
                         ("order_col", order_col)):
         text(name, value, optional=True)
     used = [c for c in (key_col, size_col, request_col, order_col) if c is not None]
-    source, raw_view = _bind_raw(con, logs, used, warn)
+    source, raw_view, schema = _bind_raw(con, logs, used, warn)
     types = _column_types(con)
     source.columns = types
     for col in used:
@@ -87,7 +87,8 @@ def bind_log(
         strict = [c for c in (key_col, size_col, order_col) if c is not None]
         check_files_agree(con, read, strict, [request_col] if request_col else [])
     for name in dict.fromkeys(c for c in (key_col, order_col) if c is not None and warn):
-        warn_nanoseconds_lost(con, read, name, types[name])
+        warn_nanoseconds_lost(con, read, name, types[name],
+                              schema.field(name).type if schema is not None else None)
     key_type, key_sql = _key_expression(key_col, types[key_col])
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:
@@ -172,8 +173,9 @@ def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any, used: list[str],
-              warn: bool = True) -> tuple[LogSource, str | None]:
-    """Create RAW_VIEW; return the source and, for files, the statement that made the view."""
+              warn: bool = True) -> tuple[LogSource, str | None, pa.Schema | None]:
+    """Create RAW_VIEW; return the source, for files the statement that made the view, for an
+    Arrow table (or a relation, read as one) its schema."""
     if isinstance(logs, duckdb.DuckDBPyRelation):
         try:
             logs = logs.to_arrow_table() if hasattr(logs, "to_arrow_table") else logs.arrow()
@@ -183,11 +185,11 @@ def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any, used: list[str],
     # was never imported, `logs` cannot be an Arrow table.
     arrow = sys.modules.get("pyarrow")
     if arrow is not None and isinstance(logs, arrow.Table):
-        return _bind_arrow(con, logs, used), None
+        return _bind_arrow(con, logs, used), None, logs.schema
     files = expand_paths(logs)
     if warn:
         warn_repeated(files)
-    return _bind_parquet(con, files)
+    return (*_bind_parquet(con, files), None)
 
 
 def _reserved(name: str) -> InputError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 
@@ -133,16 +134,23 @@ def warn_repeated(files: Sequence[str]) -> None:
 
 
 def warn_nanoseconds_lost(con: duckdb.DuckDBPyConnection, files: Sequence[str], col: str,
-                          type_name: str) -> None:
-    """DuckDB 1.x reads a Parquet timestamp in nanoseconds with a time zone (pandas writes
-    `datetime64[ns, UTC]` so) in microseconds; 2.x keeps the nanoseconds. Accesses within one
-    microsecond then tie and keep file order, and such keys merge: say so."""
-    if type_name != "TIMESTAMP WITH TIME ZONE" or not files:
+                          type_name: str, arrow_type: Any = None) -> None:
+    """DuckDB 1.x reads a timestamp in nanoseconds with a time zone (pandas writes
+    `datetime64[ns, UTC]` so), from Parquet or Arrow, in microseconds; 2.x keeps the
+    nanoseconds. Accesses within one microsecond then tie and keep file order, and such keys
+    merge: say so. `arrow_type`: the column's type when the log is an Arrow table."""
+    if type_name != "TIMESTAMP WITH TIME ZONE":
         return
-    listed = "[" + ", ".join(literal(duckdb_path(f)) for f in files) + "]"
-    found = con.execute(f"SELECT count(*) FROM parquet_schema({listed}) WHERE name = ? AND "
-                        "logical_type LIKE '%isAdjustedToUTC=1%NANOS=NanoSeconds%'", [col])
-    if found.fetchone()[0]:  # type: ignore[index]
+    if arrow_type is not None:
+        lost = getattr(arrow_type, "unit", None) == "ns" and getattr(arrow_type, "tz", None)
+    elif files:
+        listed = "[" + ", ".join(literal(duckdb_path(f)) for f in files) + "]"
+        found = con.execute(f"SELECT count(*) FROM parquet_schema({listed}) WHERE name = ? AND "
+                            "logical_type LIKE '%isAdjustedToUTC=1%NANOS=NanoSeconds%'", [col])
+        lost = bool(found.fetchone()[0])  # type: ignore[index]
+    else:
+        return
+    if lost:
         print(f"Warning: column {col!r} holds nanosecond timestamps with a time zone, which "
               f"DuckDB {duckdb.__version__} reads in microseconds: accesses (or keys) within "
               "one microsecond tie; DuckDB 2 keeps the nanoseconds", file=sys.stderr)

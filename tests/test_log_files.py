@@ -193,6 +193,24 @@ def test_nanosecond_timestamps_with_a_time_zone(tmp_path: Path) -> None:
         assert order == ["k2", "k3", "k1"]
 
 
+def test_nanosecond_timestamps_with_a_time_zone_in_an_arrow_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The warning looked at Parquet files only: an Arrow table lost the order without a word.
+    from sqlwave import export_wave_spec
+
+    base = 1_767_225_600_000_000_000
+    table = pa.table({"key": ["k1", "k2", "k3"],
+                      "ts": pa.array([base + 900, base + 100, base + 500],
+                                     pa.timestamp("ns", tz="UTC"))})
+    spec = export_wave_spec(table, "key", order_col="ts", order="first-touch")
+    order = [e["key"] for e in spec["pack_order"]["inline"]]
+    warned = "reads in microseconds" in capsys.readouterr().err
+    if duckdb.__version__.startswith("1."):
+        assert warned and order == ["k1", "k2", "k3"]
+    else:
+        assert not warned and order == ["k2", "k3", "k1"]
+
+
 @pytest.mark.parametrize("name, ok", [("x\\y.parquet", True), ("x[1].parquet", True),
                                       ("x\\*y.parquet", False), ("x\\[1].parquet", False)])
 def test_backslashes_and_glob_characters_in_file_names(tmp_path: Path, name: str, ok: bool) -> None:

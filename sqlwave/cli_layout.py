@@ -95,6 +95,7 @@ def evaluate_layout(
     threads: int | None,
 ) -> None:
     """Learn each layout on the first part of a log and judge it on the rest (JSON to stdout)."""
+    from sqlwave.errors import ParameterError
     from sqlwave.layout import CANDIDATES, LayoutParams
     from sqlwave.layout_eval import evaluate_layout as run
     from sqlwave.units import parse_byte_list, parse_bytes, parse_int_list
@@ -103,6 +104,10 @@ def evaluate_layout(
     candidates = (
         tuple(s.strip() for s in strategies.split(",") if s.strip()) if strategies else CANDIDATES
     )
+    if wave_bytes is not None and wave_bytes.strip().lower() == "auto":
+        raise ParameterError("--wave-bytes auto is for export only; give evaluate-layout the "
+                             "budgets that export wrote (parameters.wave_bytes in its WaveSpec), "
+                             "e.g. --wave-bytes 1GiB,8GiB")
     params = LayoutParams(
         page_bits=page_bits,
         window=window,

@@ -12,8 +12,9 @@ from sqlwave.cli import handle_errors
               "then steps named by `-- step: NAME` or written as CREATE VIEW NAME AS SELECT ...")
 @click.option("--out", default="trace.json", show_default=True, help="Trace JSON to write.")
 @click.option("--dialect", default="duckdb", show_default=True, help="SQL dialect of the file.")
-@click.option("--ast", "with_ast", is_flag=True, help="Also store a sqlglot AST dump as a "
-              "same-version cache (about 27x larger; loads about 20% faster).")
+@click.option("--ast", "with_ast", is_flag=True, help="Also store each step's sqlglot AST "
+              "(sqlglot.serde) for tools that read the plan as a tree; about 27x larger. "
+              "Replay still runs the SQL.")
 @handle_errors
 def trace(sql_path: str, out: str, dialect: str, with_ast: bool) -> None:
     """Check a SQL pipeline and write it as a replayable trace."""

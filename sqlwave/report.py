@@ -219,6 +219,15 @@ def _layouts(spec: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
             "requests the layouts never saw).</p>"
         )
         parts.append(_score_charts(scores, chosen))
+        packed = (spec.get("pack_order") or {}).get("strategy")
+        if chosen is not None and packed is not None and chosen != packed:
+            # Said outright: the summary names one layout and this chart highlights another.
+            parts.append(
+                f'<p class="note">The evaluation chose <b>{escape(chosen)}</b>; this WaveSpec packs '
+                f"<b>{escape(packed)}</b>. They can differ when evaluate-layout had other wave "
+                "budgets than the export (give it the WaveSpec's <code>parameters.wave_bytes</code>) "
+                "or other options.</p>"
+            )
     elif layout.get("tuner"):
         tuner = layout["tuner"]
         fit = whole(tuner.get("fit_accesses"), "layout.tuner.fit_accesses")

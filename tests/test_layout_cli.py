@@ -171,6 +171,8 @@ def test_previous_layout_replaced_when_new_is_much_better(request_log: Path,
          "page size options (bits) must be a whole number between 0 and 40, got 99"),
         (["evaluate-layout", "--page-bits", "41"], "page_bits must be a whole number between 0"),
         (["evaluate-layout", "--top-k", "0"], "top_k must be a whole number between 1 and 100000"),
+        (["evaluate-layout", "--wave-bytes", "auto"], "--wave-bytes auto is for export only"),
+        (["evaluate-layout", "--wave-bytes", "1GiB,"], "an empty item in '1GiB,'"),
     ],
 )
 def test_cli_errors(args: list[str], message: str, request_log: Path, tmp_path: Path) -> None:

@@ -204,3 +204,15 @@ def test_report_of_an_evaluation_that_scored_no_request() -> None:
     html = render_report(spec_with(), evaluation={"strategies": strategies, "chosen": "hot",
                                                   "requests_test": 5, "requests_test_scored": 0})
     assert "No request was scored" in html and 'data-chart="layouts"' not in html
+
+
+def test_report_says_when_the_evaluation_chose_another_layout_than_the_wavespec() -> None:
+    # The README's example drew "pack order: cohort" above a chart that highlighted another.
+    strategies = {n: {"test_extents_per_request_mean": m, "test_hot_hit_ratio": 0.5}
+                  for n, m in (("hot", 3.0), ("cohort", 1.5))}
+    evaluation = {"strategies": strategies, "chosen": "cohort", "requests_test": 5,
+                  "requests_test_scored": 5}
+    assert "The evaluation chose" not in render_report(spec_with(), evaluation={
+        **evaluation, "chosen": "hot"})
+    html = render_report(spec_with(), evaluation=evaluation)
+    assert "The evaluation chose <b>cohort</b>; this WaveSpec packs <b>hot</b>" in html

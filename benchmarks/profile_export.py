@@ -22,17 +22,18 @@ from sqlwave.wavespec import dumps  # noqa: E402
 IMPORT_S = time.perf_counter() - T0  # duckdb's import included, as in a CLI run
 import duckdb  # noqa: E402  (already loaded by sqlwave.export)
 
-TIMINGS: list[tuple[float, str]] = []
+# (seconds, SQL, the connection or cursor it ran on: temp tables live in their own cursor)
+TIMINGS: list[tuple[float, str, Any]] = []
 
 
 class _TimedRel:
-    def __init__(self, rel: Any, sql: str) -> None:
-        self._rel, self._sql = rel, sql
+    def __init__(self, rel: Any, sql: str, con: Any) -> None:
+        self._rel, self._sql, self._con = rel, sql, con
 
     def to_arrow_table(self) -> Any:
         t = time.perf_counter()
         out = self._rel.to_arrow_table()
-        TIMINGS.append((time.perf_counter() - t, self._sql))
+        TIMINGS.append((time.perf_counter() - t, self._sql, self._con))
         return out
 
 
@@ -54,11 +55,11 @@ class _TimedCon:
     def execute(self, sql: str, *args: Any) -> Any:
         t = time.perf_counter()
         out = self._con.execute(sql, *args)
-        TIMINGS.append((time.perf_counter() - t, sql))
+        TIMINGS.append((time.perf_counter() - t, sql, self._con))
         return out
 
     def sql(self, sql: str) -> _TimedRel:
-        return _TimedRel(self._con.sql(sql), sql)
+        return _TimedRel(self._con.sql(sql), sql, self._con)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="150MB")
     args = parser.parse_args()
     real_connect = export_mod.connect
-    cons: list[Any] = []
+    cons: list[Any] = []  # what the export connected to (its cursors come from these)
 
     def connect(**kw: Any) -> Any:
         cons.append(real_connect(**kw))
@@ -92,18 +93,22 @@ def main() -> None:
     dumps(spec)
     json_s = time.perf_counter() - t
     print(f"imports {IMPORT_S:.3f}s  build_wave_spec {total:.3f}s  "
-          f"sql {sum(s for s, _ in TIMINGS):.3f}s  json {json_s:.3f}s")
-    for s, sql in sorted(TIMINGS, reverse=True)[:25]:
+          f"sql {sum(t[0] for t in TIMINGS):.3f}s  json {json_s:.3f}s")
+    slowest = sorted(TIMINGS, key=lambda t: t[0], reverse=True)
+    for s, sql, _ in slowest[:25]:
         print(f"{s:8.3f}  {_summary(sql)}")
     if args.explain:
         out = Path(args.explain)
         out.mkdir(parents=True, exist_ok=True)
-        for i, (s, sql) in enumerate(sorted(TIMINGS, reverse=True)):
+        for i, (s, sql, con) in enumerate(slowest):
             if s < 0.05 or not sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE")):
                 continue
             body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE") else sql
-            rows = cons[0].execute(f"EXPLAIN ANALYZE {body}").fetchall()
-            (out / f"{i:02d}.txt").write_text(sql + "\n\n" + rows[0][1], encoding="utf-8")
+            try:
+                plan = con.execute(f"EXPLAIN ANALYZE {body}").fetchall()[0][1]
+            except duckdb.Error as e:  # a temp table the export dropped when it was done
+                plan = f"(not re-run: {e})"
+            (out / f"{i:02d}.txt").write_text(sql + "\n\n" + plan, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python benchmarks/profile_export.py LOG.parquet [--explain DIR]
 
 Prints one line per statement (seconds, first words of the SQL), sorted by time, plus import and
-JSON time. With --explain, writes EXPLAIN ANALYZE of each statement slower than 0.05 s to DIR.
+JSON time. With --explain, writes EXPLAIN ANALYZE of each statement slower than 0.05 s to DIR
+(run right after the statement, so the timings of the statements after it include it).
 """
 
 from __future__ import annotations
@@ -22,8 +23,25 @@ from sqlwave.wavespec import dumps  # noqa: E402
 IMPORT_S = time.perf_counter() - T0  # duckdb's import included, as in a CLI run
 import duckdb  # noqa: E402  (already loaded by sqlwave.export)
 
-# (seconds, SQL, the connection or cursor it ran on: temp tables live in their own cursor)
-TIMINGS: list[tuple[float, str, Any]] = []
+TIMINGS: list[tuple[float, str]] = []
+EXPLAINS: list[tuple[float, str, str]] = []  # (seconds, SQL, its EXPLAIN ANALYZE)
+EXPLAIN_SLOWER_THAN: float | None = None  # seconds; None: no --explain
+
+
+def _timed(seconds: float, sql: str, con: Any) -> None:
+    """Record a statement; explain it at once when it was slow, while the temp tables it reads
+    still exist (the export drops them, and closes its cursors, when it is done)."""
+    TIMINGS.append((seconds, sql))
+    if EXPLAIN_SLOWER_THAN is None or seconds < EXPLAIN_SLOWER_THAN:
+        return
+    if not sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE")):
+        return
+    body = sql.split(" AS ", 1)[1] if sql.lstrip().upper().startswith("CREATE") else sql
+    try:
+        plan = con.execute(f"EXPLAIN ANALYZE {body}").fetchall()[0][1]
+    except duckdb.Error as e:
+        plan = f"(not explained: {e})"
+    EXPLAINS.append((seconds, sql, plan))
 
 
 class _TimedRel:
@@ -33,7 +51,7 @@ class _TimedRel:
     def to_arrow_table(self) -> Any:
         t = time.perf_counter()
         out = self._rel.to_arrow_table()
-        TIMINGS.append((time.perf_counter() - t, self._sql, self._con))
+        _timed(time.perf_counter() - t, self._sql, self._con)
         return out
 
 
@@ -55,7 +73,7 @@ class _TimedCon:
     def execute(self, sql: str, *args: Any) -> Any:
         t = time.perf_counter()
         out = self._con.execute(sql, *args)
-        TIMINGS.append((time.perf_counter() - t, sql, self._con))
+        _timed(time.perf_counter() - t, sql, self._con)
         return out
 
     def sql(self, sql: str) -> _TimedRel:
@@ -76,6 +94,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--memory-limit", default="150MB")
     args = parser.parse_args()
+    global EXPLAIN_SLOWER_THAN
+    if args.explain:
+        EXPLAIN_SLOWER_THAN = 0.05  # the timings after a slow statement include its EXPLAIN
     real_connect = export_mod.connect
     cons: list[Any] = []  # what the export connected to (its cursors come from these)
 
@@ -93,21 +114,13 @@ def main() -> None:
     dumps(spec)
     json_s = time.perf_counter() - t
     print(f"imports {IMPORT_S:.3f}s  build_wave_spec {total:.3f}s  "
-          f"sql {sum(t[0] for t in TIMINGS):.3f}s  json {json_s:.3f}s")
-    slowest = sorted(TIMINGS, key=lambda t: t[0], reverse=True)
-    for s, sql, _ in slowest[:25]:
+          f"sql {sum(s for s, _ in TIMINGS):.3f}s  json {json_s:.3f}s")
+    for s, sql in sorted(TIMINGS, reverse=True)[:25]:
         print(f"{s:8.3f}  {_summary(sql)}")
     if args.explain:
         out = Path(args.explain)
         out.mkdir(parents=True, exist_ok=True)
-        for i, (s, sql, con) in enumerate(slowest):
-            if s < 0.05 or not sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE")):
-                continue
-            body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE") else sql
-            try:
-                plan = con.execute(f"EXPLAIN ANALYZE {body}").fetchall()[0][1]
-            except duckdb.Error as e:  # a temp table the export dropped when it was done
-                plan = f"(not re-run: {e})"
+        for i, (_, sql, plan) in enumerate(sorted(EXPLAINS, reverse=True)):
             (out / f"{i:02d}.txt").write_text(sql + "\n\n" + plan, encoding="utf-8")
 
 

@@ -97,14 +97,14 @@ def main() -> None:
     global EXPLAIN_SLOWER_THAN
     if args.explain:
         EXPLAIN_SLOWER_THAN = 0.05  # the timings after a slow statement include its EXPLAIN
-    real_connect = export_mod.connect
+    real_connect = export_mod.connect  # type: ignore[attr-defined]
     cons: list[Any] = []  # what the export connected to (its cursors come from these)
 
     def connect(**kw: Any) -> Any:
         cons.append(real_connect(**kw))
         return _TimedCon(cons[-1])
 
-    export_mod.connect = connect  # type: ignore[assignment]
+    export_mod.connect = connect  # type: ignore[assignment,attr-defined]
     opts = ExportOptions(size_col="size", request_col="request_id",
                          engine={"threads": args.threads, "memory_limit": args.memory_limit})
     t = time.perf_counter()

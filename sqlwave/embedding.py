@@ -119,6 +119,83 @@ def embedded(name: str, target: str) -> str:
     return header(name, target) + render(name, target, **EMBEDS[name].params).rstrip() + ";\n"
 
 
+# What a caller of render_embedded may set, per macro: Python values, checked, then written as
+# SQL. Each macro also takes `src`, the relation it reads (SQL text: a table name or a subquery).
+SETTABLE: dict[str, tuple[str, ...]] = {
+    "cohorts": ("delimiter", "depth", "prefix_len", "top_k", "rank_by"),
+    "pack_order": ("strategy", "align"),
+    "waves": ("boundaries",),
+    "extents": ("page_size",),
+    "pack_extents": ("page_size",),
+    "metrics": ("capacity",),
+}
+
+
+def render_embedded(name: str, target: str, **values: Any) -> str:
+    """The query of `sql/<target>/<name>.sql` with other parameter values (no header).
+
+    Text values become string literals and numbers whole-number literals; `src` is SQL text.
+    Cohorts by `prefix_len` instead of `delimiter`/`depth` when `prefix_len` is given.
+
+    >>> sql = render_embedded("cohorts", "spark", delimiter="/", depth=3, top_k=5)
+    >>> "'/'" in sql and "rank <= 5" in sql
+    True
+    """
+    from sqlwave.checks import check_cohorts, whole, whole_list
+    from sqlwave.engine import literal
+    from sqlwave.errors import ParameterError
+
+    if name not in EMBEDS:
+        raise ParameterError(f"no embedded macro {name!r}; choose one of {', '.join(EMBEDS)}")
+    allowed = ("src",) + SETTABLE.get(name, ())
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ParameterError(f"{name} does not take {', '.join(unknown)}; it takes "
+                             f"{', '.join(allowed)}")
+    params = dict(EMBEDS[name].params)
+    if "src" in values:
+        params["src"] = str(values.pop("src"))
+    if name == "cohorts":
+        prefix_len = values.get("prefix_len")
+        delimiter = values.get("delimiter", None if prefix_len is not None else ".")
+        depth, top_k = values.get("depth", 2), values.get("top_k", 20)
+        rank_by = values.get("rank_by", "hits")
+        check_cohorts(prefix_len, delimiter, depth, top_k, rank_by)
+        params.update(top_k=str(top_k), rank_by=rank_by)
+        if prefix_len is not None:
+            params.update(mode="prefix", prefix_len=str(prefix_len), delimiter="''", depth="0",
+                          max_depth=1)
+        else:
+            params.update(delimiter=literal(delimiter), depth=str(depth), max_depth=depth)
+    elif name == "pack_order":
+        strategy = values.get("strategy", "hot")
+        if strategy not in PACK_STRATEGIES:
+            raise ParameterError(f"strategy must be one of {', '.join(PACK_STRATEGIES)}, "
+                                 f"got {strategy!r}")
+        align = values.get("align", 4096)
+        params.update(strategy=literal(strategy), align=str(_power_of_two("align", align)))
+    elif name == "waves" and "boundaries" in values:
+        ends = whole_list("boundaries", values["boundaries"], 1, 2**62)
+        if not ends or ends != sorted(set(ends)):
+            raise ParameterError(f"boundaries must be ascending byte offsets, got {ends}")
+        params["boundaries"] = [str(b) for b in ends]
+    elif "page_size" in values:
+        params["page_size"] = str(_power_of_two("page_size", values["page_size"]))
+    elif "capacity" in values:
+        params["capacity"] = str(whole("capacity", values["capacity"], 1, 2**62))
+    return render(name, target, **params)
+
+
+def _power_of_two(name: str, value: Any) -> int:
+    from sqlwave.checks import whole
+    from sqlwave.errors import ParameterError
+
+    size = whole(name, value, 1, 2**40)
+    if size & (size - 1):
+        raise ParameterError(f"{name} must be a power of two (bytes), got {size}")
+    return size
+
+
 def script(target: str) -> str:
     """Every macro, in dependency order, as one SQL script for `target`."""
     return "\n".join(embedded(name, target) for name in EMBEDS)

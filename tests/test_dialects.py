@@ -96,3 +96,48 @@ def test_snowflake_output_quotes_its_reserved_words() -> None:
 
     out = transpile("SELECT count(*) AS rows, 1 AS hits FROM t", "snowflake")
     assert 'AS "ROWS"' in out and "AS hits" in out
+
+
+def test_embedded_macros_render_with_other_values_and_give_the_apis_answers() -> None:
+    # docs/warehouses.md promised render(name, dialect, **params), which needed the templates'
+    # internal variables; render_embedded takes the values a user has in mind.
+    import duckdb
+    import pyarrow as pa
+
+    from sqlwave import build_prefix_cohorts
+    from sqlwave.embedding import render_embedded
+
+    for name, embed in EMBEDS.items():  # no values: the golden file's query
+        assert render_embedded(name, "spark") == render(name, "spark", **embed.params)
+    keys = [f"m/l{i % 7}/e{i % 3}/w{i % 2}" for i in range(300)] + ["solo"]
+    log = pa.table({"key": keys, "size": [64 * (1 + i % 5) for i in range(len(keys))],
+                    "request": [i // 4 for i in range(len(keys))], "pos": list(range(len(keys)))})
+    con = duckdb.connect()
+    con.register("access_log", log)
+    con.execute(f"CREATE TABLE usage AS {render_embedded('usage', 'duckdb')}")
+    for values in ({"delimiter": "/", "depth": 3, "top_k": 5},
+                   {"prefix_len": 4, "top_k": 3, "rank_by": "bytes"}):
+        got = con.execute(render_embedded("cohorts", "duckdb", **values)).fetchall()
+        want = build_prefix_cohorts(log, "key", "size", **values).to_pylist()
+        assert [(r[1], r[3], r[4]) for r in got] == [(w["cohort"], w["hits"], w["bytes"])
+                                                     for w in want]
+    pack = con.execute(render_embedded("pack_order", "duckdb", strategy="first-touch",
+                                       align=65536)).fetchall()
+    assert [r[4] % 65536 for r in pack] == [0] * len(pack)
+
+
+@pytest.mark.parametrize(("name", "values", "message"), [
+    ("cohorts", {"depth": 0}, "depth must be a whole number between 1 and 32"),
+    ("cohorts", {"delimiter": "/", "prefix_len": 3}, "not both"),
+    ("pack_order", {"strategy": "first_touch"}, "strategy must be one of"),
+    ("waves", {"boundaries": [5, 3]}, "ascending byte offsets"),
+    ("extents", {"page_size": 1000}, "power of two"),
+    ("metrics", {"top_k": 3}, "metrics does not take top_k; it takes src, capacity"),
+    ("nope", {}, "no embedded macro 'nope'"),
+])
+def test_render_embedded_refuses_bad_values(name: str, values: dict, message: str) -> None:
+    from sqlwave.embedding import render_embedded
+    from sqlwave.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        render_embedded(name, "spark", **values)

@@ -165,8 +165,10 @@ def render_embedded(name: str, target: str, **values: Any) -> str:
         if prefix_len is not None:
             params.update(mode="prefix", prefix_len=str(prefix_len), delimiter="''", depth="0",
                           max_depth=1)
-        else:
+        elif isinstance(delimiter, str):
             params.update(delimiter=literal(delimiter), depth=str(depth), max_depth=depth)
+        else:
+            raise ParameterError("cohorts need a delimiter or a prefix_len, got neither")
     elif name == "pack_order":
         strategy = values.get("strategy", "hot")
         if strategy not in PACK_STRATEGIES:

@@ -129,6 +129,7 @@ def test_embedded_macros_render_with_other_values_and_give_the_apis_answers() ->
 @pytest.mark.parametrize(("name", "values", "message"), [
     ("cohorts", {"depth": 0}, "depth must be a whole number between 1 and 32"),
     ("cohorts", {"delimiter": "/", "prefix_len": 3}, "not both"),
+    ("cohorts", {"delimiter": None}, "a delimiter or a prefix_len"),
     ("pack_order", {"strategy": "first_touch"}, "strategy must be one of"),
     ("waves", {"boundaries": [5, 3]}, "ascending byte offsets"),
     ("extents", {"page_size": 1000}, "power of two"),

@@ -14,6 +14,10 @@ _API = {
     "suggest_pack_order_from_usage": "sqlwave.api",
     "compute_usage": "sqlwave.api",
     "to_dlpack_columns": "sqlwave.dlpack",
+    # What the functions raise: catch SqlwaveError for either.
+    "SqlwaveError": "sqlwave.errors",
+    "ParameterError": "sqlwave.errors",
+    "InputError": "sqlwave.errors",
 }
 
 __all__ = ["__version__", *_API]

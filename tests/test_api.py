@@ -248,3 +248,14 @@ def test_blob_keys_refuse_a_delimiter():
     with pytest.raises(ParameterError, match="BLOB keys cannot be split at a delimiter"):
         build_prefix_cohorts(log, "key", delimiter=".", depth=2)
     assert build_prefix_cohorts(log, "key", prefix_len=3).column("keys").to_pylist() == [2, 1]
+
+
+def test_the_errors_the_functions_raise_are_importable_from_sqlwave() -> None:
+    # The README names them; they could be imported only from sqlwave.errors.
+    import sqlwave
+    from sqlwave import InputError, ParameterError, SqlwaveError
+
+    assert issubclass(InputError, SqlwaveError) and issubclass(ParameterError, SqlwaveError)
+    assert {"InputError", "ParameterError", "SqlwaveError"} <= set(sqlwave.__all__)
+    with pytest.raises(InputError, match="does not exist"):
+        sqlwave.build_prefix_cohorts("/no/such/log.parquet", "key", prefix_len=4)

@@ -169,7 +169,9 @@ def _not_in_log(col: str, types: dict[str, str]) -> InputError:
 
 def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     cur = con.execute(f"DESCRIBE SELECT * EXCLUDE (sqlwave_pos) FROM {RAW_VIEW}")
-    return {row[0]: str(row[1]) for row in cur.fetchall()}
+    # DuckDB 2 names the type of an all-NULL column (what pandas writes for all-None) '"NULL"',
+    # quotes included; the WaveSpec records it as NULL.
+    return {row[0]: "NULL" if row[1] == '"NULL"' else str(row[1]) for row in cur.fetchall()}
 
 
 def _bind_raw(con: duckdb.DuckDBPyConnection, logs: Any, used: list[str],

@@ -223,3 +223,14 @@ def test_backslashes_and_glob_characters_in_file_names(tmp_path: Path, name: str
         assert json.loads((tmp_path / "ws.json").read_text())["metrics"]["rows"] == 3
     else:
         assert result.code == 1 and "both a backslash and a glob character" in result.stderr
+
+
+def test_an_all_null_column_is_recorded_as_null(tmp_path: Path) -> None:
+    # DuckDB 2 names the type '"NULL"', quotes included, and the WaveSpec recorded the quotes.
+    path = _write(tmp_path / "a.parquet", {"key": ["a", "b", "a"],
+                                           "req": pa.array([None] * 3, pa.null())})
+    out = tmp_path / "w.json"
+    result = run_cli("export", "--logs", str(path), "--request-col", "req", "--out", str(out))
+    assert result.code == 0, result.stderr
+    recorded = json.loads(out.read_text())["source"]["columns"]["req"]
+    assert recorded == ("INTEGER" if duckdb.__version__.startswith("1.") else "NULL")

@@ -134,10 +134,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli()
-    except SystemExit as done:
-        if not done.code:
-            # Finished: a signal from here on (shutdown restores the default handlers) must
-            # not turn a command that wrote its outputs into a killed one.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except SystemExit:
+        # Done, whatever the outcome: a signal from here on must not turn a command that wrote
+        # its outputs into a killed one, nor an interrupted one into a traceback from the
+        # interpreter's shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise

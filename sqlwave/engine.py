@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,3 +300,18 @@ def _check_parquet(path: str) -> None:
             tail = b""
     if head != b"PAR1" or tail != b"PAR1":
         raise InputError(f"{path!r} is not a Parquet file (no PAR1 magic); convert it to Parquet first")
+
+
+def interrupt_until(con: duckdb.DuckDBPyConnection, finished: threading.Event,
+                    patience: float = 10.0) -> None:
+    """Interrupt DuckDB on `con` until a worker thread's query ends (`finished` is set), for at
+    most `patience` seconds: DuckDB drops an interrupt that comes between two queries, and
+    planning a query does not always stop (the worker is then left behind; it is a daemon
+    thread). A second signal while stopping does not end the wait."""
+    give_up = time.monotonic() + patience
+    while not finished.is_set() and time.monotonic() < give_up:
+        try:
+            con.interrupt()
+            finished.wait(0.05)
+        except KeyboardInterrupt:
+            continue

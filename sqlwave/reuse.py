@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from sqlwave.engine import fetch_dicts
+from sqlwave.engine import fetch_dicts, interrupt_until
 from sqlwave.errors import ParameterError
 from sqlwave.log import LOG_VIEW
 from sqlwave.macros import render
@@ -82,6 +82,9 @@ class ReuseHistogram:
         self._rows: list[dict[str, Any]] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        # Waited on instead of Thread.join: a signal during join marks a live thread dead, and
+        # an interpreter that exits while the pass is inside DuckDB aborts (SIGABRT, a core).
+        self._finished = threading.Event()
         if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
             self._rows = fetch_dicts(con, _sql(sampled, h60_unique))
             return
@@ -111,6 +114,8 @@ class ReuseHistogram:
             self._rows = fetch_dicts(self._cursor, _sql(KEPT, h60_unique, _lists_fit(self._cursor)))
         except BaseException as e:  # handed to the caller by result()
             self._error = e
+        finally:
+            self._finished.set()
 
     def result(self) -> dict[str, Any]:
         if self._thread is not None:
@@ -132,12 +137,17 @@ class ReuseHistogram:
     def cancel(self) -> None:
         """Stop the background pass: the caller failed before it needed the result."""
         if self._thread is not None:
-            self._cursor.interrupt()
-            self._close()
+            interrupt_until(self._cursor, self._finished)
+            if self._finished.is_set():
+                self._close()
+            else:  # DuckDB did not stop: leave the daemon thread, not the caller, waiting
+                self._thread = None
 
     def _close(self) -> None:
         assert self._thread is not None
-        self._thread.join()
+        while not self._finished.wait(0.1):  # a signal raises here, and result() cancels
+            pass
+        self._thread.join()  # the pass has ended: only the thread's exit is left
         self._thread = None
         # Cleanup of an in-memory database about to close: a failure here must not hide the
         # error that brought us here.

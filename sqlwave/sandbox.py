@@ -19,7 +19,7 @@ from typing import TypeVar
 import duckdb
 
 from sqlwave.checks import check_threads
-from sqlwave.engine import _check_parquet, duckdb_path, literal, quote
+from sqlwave.engine import _check_parquet, duckdb_path, interrupt_until, literal, quote
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
 from sqlwave.safety import plain_name
 
@@ -128,7 +128,7 @@ def run_guarded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: 
                 break
         stopped = not finished.is_set()
     finally:  # past the deadline or the cap, or a signal's exception on its way up: stop DuckDB
-        _stop(con, finished)
+        interrupt_until(con, finished)
     if stopped and used > memory_cap:
         raise SqlwaveError(f"step {running()!r} was stopped: the replay took {used / 2**30:.1f} "
                            f"GiB of memory, more than {memory_cap / 2**30:.1f} GiB; it builds "
@@ -151,14 +151,3 @@ def resident_bytes() -> int | None:
         return None
 
 
-def _stop(con: duckdb.DuckDBPyConnection, finished: threading.Event, patience: float = 10.0) -> None:
-    """Interrupt DuckDB until the worker ends, for at most `patience` seconds: planning a query
-    does not always stop (the worker is then left behind; it is a daemon thread). A second
-    signal while stopping does not end the wait."""
-    give_up = time.monotonic() + patience
-    while not finished.is_set() and time.monotonic() < give_up:
-        try:
-            con.interrupt()
-            finished.wait(0.05)
-        except KeyboardInterrupt:
-            continue

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
+import re
+import signal
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,13 +198,17 @@ def _check_writable(option: str, path: str) -> None:
     if mode is not None and not stat.S_ISREG(mode):  # not a folder either (checked above)
         raise InputError(f"{option} {path!r} is not a file, a folder, a pipe or a character "
                          "device (a socket?); give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
+    # A link is written through, to the file it names (write_all_atomic): check that folder.
+    real = os.path.realpath(path) if os.path.islink(path) else path
+    folder = os.path.dirname(os.path.abspath(real))
     while not os.path.exists(folder) and folder != os.path.dirname(folder):
         folder = os.path.dirname(folder)  # write_atomic creates the missing folders
     if not _is_dir(folder):
         raise InputError(f"{option} {path!r}: {folder!r} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {path!r}: no permission to write in {folder!r}")
+        why = ("is on a read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY
+               else "is not writable (no permission)")
+        raise InputError(f"{option} {path!r}: {folder!r} {why}; write the output elsewhere")
 
 
 def _identity(path: str) -> Any:
@@ -263,22 +272,128 @@ def write_all_atomic(
             stream = is_stream(target)
             tmp = _temp_beside(target, stream=stream)
             staged.append((tmp, target, stream))
-            write(tmp)
-            if not stream:
-                os.chmod(tmp, _mode_for(target))
-        # Streams first: a reader that went away fails the write before any file is replaced,
-        # so the WaveSpec and its sidecar still change together or not at all.
-        for tmp, target, stream in sorted(staged, key=lambda item: not item[2]):
-            if stream:
-                _copy_into(tmp, target)
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, target)
+            try:
+                write(tmp)
+                if not stream:
+                    os.chmod(tmp, _mode_for(target))
+            except Exception as e:
+                failed = write_failed(target, e, tmp)
+                if failed is None:
+                    raise
+                raise failed from e
+        with signals_held():
+            _commit(staged)
     except BaseException:
-        for tmp, _, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with signals_held():  # a second Ctrl-C here left a complete temp file behind
+            for tmp, _, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done, then act: one between two renames left a
+    new sidecar beside the old WaveSpec, one during the cleanup a temp file. Python handlers that
+    only note the signal (masking would not do: DuckDB's threads would take the signal for the
+    process); main thread only, where Python sets handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in held}
+    for s in held:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(caught):
+            handler = previous[signal.Signals(number)]
+            if callable(handler):
+                handler(number, None)  # Python's Ctrl-C (KeyboardInterrupt), the CLI's SIGTERM
+            elif handler in (signal.SIG_DFL, None):
+                os.kill(os.getpid(), number)
+
+
+def _commit(staged: list[tuple[str, Path, bool]]) -> None:
+    """Streams first: a reader that went away fails the write before any file is replaced. Then
+    the files, renamed; when a rename fails, those renamed before it are put back, so the
+    WaveSpec and its sidecar change together or not at all."""
+    for tmp, target, stream in staged:
+        if stream:
+            _copy_into(tmp, target)
+            os.unlink(tmp)
+    files = [(tmp, target) for tmp, target, stream in staged if not stream]
+    # (target, a hard link to its old content or None, whether it existed)
+    done: list[tuple[Path, str | None, bool]] = []
+    olds: list[str | None] = []  # every hard link made, removed at the end
+    try:
+        for tmp, target in files:
+            existed = target.exists()
+            old = _keep_old(target) if len(files) > 1 and existed else None
+            olds.append(old)
+            try:
+                os.replace(tmp, target)
+            except OSError as e:
+                raise _cannot_write(target, e) from e
+            done.append((target, old, existed))
+    except BaseException:
+        for target, old, existed in reversed(done):
+            if old is not None:
+                os.replace(old, target)
+            elif not existed:
+                os.unlink(target)
+            # else: no hard link could be made; the new file stays rather than none
+        raise
+    finally:
+        for old in olds:
+            if old is not None and os.path.lexists(old):
+                os.unlink(old)
+
+
+def _keep_old(target: Path) -> str | None:
+    """A hard link to `target`'s current content, to put it back; None when the file system
+    has no hard links (the old file cannot come back then)."""
+    old = str(target.parent / f".{_safe_name(target.name)}.{os.getpid()}.old")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(old)
+        os.link(target, old)
+    except OSError:
+        return None
+    return old
+
+
+# What to do when the system refuses a write, by errno.
+WRITE_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space, or write it elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free some space, or write it elsewhere",
+    errno.EFBIG: "it would pass this process's file size limit (ulimit -f): raise the limit",
+    errno.EROFS: "the file system is read-only: write it elsewhere",
+    errno.EACCES: "no permission: write it elsewhere",
+    errno.EPERM: "no permission: write it elsewhere",
+}
+
+
+def write_failed(target: Path, error: BaseException, tmp: str) -> InputError | None:
+    """An InputError naming the output and what to do, for an OSError or DuckDB's IO error
+    while writing it; None for any other error (a bug: its traceback is wanted)."""
+    if isinstance(error, OSError):
+        return _cannot_write(target, error)
+    if type(error).__name__ != "IOException":  # DuckDB's COPY into the temp file
+        return None
+    text = str(error)
+    code = next((c for c in WRITE_ADVICE if os.strerror(c) in text), None)
+    reason = WRITE_ADVICE[code] if code else text.replace(tmp, str(target)).splitlines()[0]
+    return InputError(f"cannot write {str(target)!r}: {reason}")
+
+
+def _cannot_write(target: Path, error: OSError) -> InputError:
+    reason = WRITE_ADVICE.get(error.errno or 0) or f"{error.strerror or error}"
+    return InputError(f"cannot write {str(target)!r}: {reason}")
 
 
 def _mode_for(target: Path) -> int:
@@ -310,12 +425,18 @@ def _temp_beside(target: Path, stream: bool = False) -> str:
         if not stream:
             target.parent.mkdir(parents=True, exist_ok=True)
         # A short prefix: the temp name must fit where the target's name fits (NAME_MAX).
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp",
+        fd, tmp = tempfile.mkstemp(prefix=f".{_safe_name(target.name)}.", suffix=".tmp",
                                    dir=None if stream else target.parent)
     except OSError as e:
         raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
     os.close(fd)
     return tmp
+
+
+def _safe_name(name: str) -> str:
+    """The start of a file name for its temp file's name: short (it must fit where the name
+    fits) and in UTF-8, which DuckDB's COPY needs (a name of undecodable bytes failed there)."""
+    return re.sub("[\ud800-\udfff]", "_", name[:32])
 
 
 def text_writer(text: str) -> Callable[[str], None]:

@@ -19,14 +19,14 @@ from sqlwave.cli import handle_errors
 def macros(target: str | None, write: bool, root: str) -> None:
     """Print every macro as SQL for a dialect, or regenerate the checked-in files."""
     from sqlwave.dialects import DIALECTS, dialect
-    from sqlwave.embedding import script, write_dialect
+    from sqlwave.embedding import script, write_dialects
 
     if not write:
         click.echo(script(dialect("duckdb" if target is None else target).name), nl=False)
         return
-    for name in list(DIALECTS) if target is None else [dialect(target).name]:
-        for path in write_dialect(Path(root), name):
-            click.echo(f"wrote {path}", err=True)
+    targets = list(DIALECTS) if target is None else [dialect(target).name]
+    for path in write_dialects(Path(root), targets):
+        click.echo(f"wrote {path}", err=True)
 
 
 COMMANDS = [macros]

@@ -49,6 +49,20 @@ def test_write_regenerates_the_folder(tmp_path: Path) -> None:
     assert "wrote" in result.stderr and result.stdout == ""
 
 
+def test_write_is_all_or_nothing(tmp_path: Path) -> None:
+    # A failure (or a Ctrl-C) part way left some dialects' files new and the rest old.
+    assert run_cli("macros", "--write", "--root", str(tmp_path)).code == 0
+    first = tmp_path / "sql" / "bigquery" / "usage.sql"
+    first.write_text("old")
+    last = tmp_path / "sql" / "trino" / "reuse.sql"
+    last.unlink()
+    last.mkdir()
+    result = run_cli("macros", "--write", "--root", str(tmp_path))
+    assert result.code == 1 and "is a folder" in result.stderr
+    assert first.read_text() == "old"
+    assert not [p for p in (tmp_path / "sql").rglob(".*") if p.is_file()]  # no temp files
+
+
 def test_unknown_dialect_is_a_clear_error() -> None:
     result = run_cli("macros", "--dialect", "postgress")
     assert result.code == 1

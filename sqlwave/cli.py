@@ -131,6 +131,7 @@ def main() -> None:
     from sqlwave.commands import register
 
     register(cli)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # sqlwave.console set its own
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli()

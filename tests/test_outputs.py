@@ -415,3 +415,25 @@ def test_ctrl_c_while_the_reuse_pass_runs_stops_cleanly(tmp_path: Path) -> None:
         assert proc.returncode in (0, 130), err.decode()[-500:]
         assert b"terminate called" not in err and b"Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.parquet", "ws.json"]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_imports_is_an_error_line(signame: str) -> None:
+    # Before the commands were registered, Ctrl-C printed a KeyboardInterrupt traceback and
+    # SIGTERM ended the process without a word.
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import builtins, os, signal\n"
+            "from sqlwave import console\n"
+            "real = builtins.__import__\n"
+            "def importing(name, *args, **kwargs):\n"
+            f"    if name == 'sqlwave.cli': os.kill(os.getpid(), signal.{signame})\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = importing\n"
+            "console.main()\n")
+    proc = subprocess.run([sys.executable, "-c", code, "export"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 128 + getattr(signal, signame), proc.stderr
+    assert proc.stderr == ("Error: interrupted\n" if signame == "SIGINT" else "Error: terminated\n")

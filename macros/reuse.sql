@@ -1,7 +1,7 @@
 {#- reuse: histogram of reuse times (accesses since the previous access to the same key), in log2
     buckets: bucket b holds reuse times in [2^b, 2^(b+1)); first accesses are not reuses.
 
-    src          log relation with columns key, pos (NULL keys already removed)
+    src          log relation with columns key, pos (NULL keys removed, unless null_keys)
     sampled      relation with columns `key` and `hits` listing the keys to keep, or none for all
                  keys; every access of a kept key is kept, so its reuse times stay exact
     sampled_id   optional integer column of `sampled`, one distinct value per key: the window
@@ -14,18 +14,38 @@
                  on small samples under a roomy memory limit only (sqlwave/reuse.py). DuckDB
                  only; never transpiled.
 
+    null_keys    optional, default false: src keeps its NULL-key rows, and positions are
+                 renumbered to count accesses with a key only (a NULL key is no access); the
+                 running count of NULL rows runs over the sampled keys' accesses and the NULL
+                 rows alone, so a sample stays cheap
+
     Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
     lets the caller scale a sample per hits class (sqlwave/reuse.py). -#}
-WITH accesses AS (
+{% set renumber = null_keys is defined and null_keys %}
+WITH {{ 'marked' if renumber else 'accesses' }} AS (
 {% if sampled %}
-    SELECT {{ ('s.' ~ sampled_id) if sampled_id is defined and sampled_id else 'a.key' }} AS key, a.pos, s.hits
+    SELECT {{ ('s.' ~ sampled_id) if sampled_id is defined and sampled_id else 'a.key' }} AS key, a.pos, s.hits{{ ', CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null' if renumber }}
     FROM {{ src }} AS a
-    JOIN {{ sampled }} AS s ON a.key = s.key
+    {{ 'LEFT JOIN' if renumber else 'JOIN' }} {{ sampled }} AS s ON a.key = s.key
+{% if renumber %}
+    WHERE a.key IS NULL OR s.key IS NOT NULL
+{% endif %}
 {% else %}
-    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits
+    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits{{ ', CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null' if renumber }}
     FROM {{ src }} AS a
 {% endif %}
 ),
+{% if renumber %}
+accesses AS (
+    SELECT key, pos - nulls_before AS pos, hits
+    FROM (
+        SELECT key, pos, hits, is_null,
+            sum(is_null) OVER (ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_before
+        FROM marked
+    ) AS counted
+    WHERE is_null = 0
+),
+{% endif %}
 {% if lists is defined and lists %}
 positions AS (
     SELECT hits, list(pos ORDER BY pos ASC) AS p

@@ -6,7 +6,7 @@ import functools
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -27,8 +27,10 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             _stopped()
         except Exception as e:
-            # DuckDB reports a Ctrl-C that lands inside a query as a plain RuntimeError.
-            if type(e) is RuntimeError and "interrupted" in str(e).lower():
+            # DuckDB reports a Ctrl-C that lands inside a query as a plain RuntimeError, or
+            # (an interrupt from sqlwave.signals, on DuckDB 2) as an InterruptException.
+            if (type(e) is RuntimeError and "interrupted" in str(e).lower()
+                    or type(e).__name__ == "InterruptException"):
                 _stopped()
             engine = _engine_of(e)
             if not isinstance(e, SqlwaveError) and engine is None:
@@ -57,10 +59,19 @@ def _terminate(signum: int, frame: Any) -> None:
 def _stopped() -> None:
     if click.get_current_context().find_root().params.get("debug"):
         raise
-    what = "terminated" if _stop_signal == signal.SIGTERM else "interrupted"
+    _exit_stopped()
+
+
+def _exit_stopped() -> NoReturn:
+    # The first signal decides: DuckDB, interrupted by sqlwave.signals, may report it before
+    # Python runs the SIGTERM handler.
+    from sqlwave.signals import stopped_by
+
+    number = stopped_by() or int(_stop_signal)
+    what = "terminated" if number == signal.SIGTERM else "interrupted"
     # Outputs are renamed into place whole, so each is the old file or the complete new one.
     click.echo(f"Error: {what}", err=True)
-    sys.exit(128 + int(_stop_signal))
+    sys.exit(128 + number)
 
 
 # Engines whose errors reach the user as `Error: …`, found by the raising class's module
@@ -115,8 +126,7 @@ class Group(click.Group):
             e.show()
             sys.exit(1)
         except click.Abort:  # Ctrl-C outside a command (click turns it into Abort)
-            click.echo("Error: interrupted", err=True)
-            sys.exit(128 + int(_stop_signal))
+            _exit_stopped()
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -133,6 +143,9 @@ def main() -> None:
     register(cli)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # sqlwave.console set its own
     signal.signal(signal.SIGTERM, _terminate)
+    from sqlwave.signals import interrupt_on_signal
+
+    interrupt_on_signal()
     try:
         cli()
     except SystemExit:

@@ -27,6 +27,7 @@ import duckdb
 
 from sqlwave.checks import check_threads
 from sqlwave.errors import InputError, ParameterError, SqlwaveError
+from sqlwave.signals import interruptible
 
 if TYPE_CHECKING:  # pyarrow costs 0.1 s and 40 MB at start-up; exports never need it
     import pyarrow as pa
@@ -118,6 +119,7 @@ def connect(
     # Output must not depend on the order threads finish in; every query orders explicitly, and
     # this keeps scans in file order for the position column.
     con.execute("SET preserve_insertion_order = true")
+    interruptible.add(con)
     return con
 
 

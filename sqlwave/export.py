@@ -69,7 +69,8 @@ def build_on(con: Any, log: BoundLog, opts: ExportOptions, *, pack_order_out: st
         # One alignment for every page size the tuner tries: the smallest, so each can share it.
         align_bits = min(opts.page_bits_options)
     # Started now, it runs beside the sections below (sqlwave/reuse.py).
-    reuse = _start_reuse(session, opts, metrics["rows"] - metrics["null_keys"])
+    reuse = _start_reuse(session, opts, metrics["rows"] - metrics["null_keys"],
+                         metrics["null_keys"] > 0)
     try:
         cohorts, pack, layout, budgets, wave_rows, extents = _sections(session, opts, align_bits,
                                                                        progress)
@@ -226,10 +227,11 @@ def auto_sample_rate(accesses: int) -> float:
     return max(0.01, round(200_000 / accesses, 3))
 
 
-def _start_reuse(session: Session, opts: ExportOptions, accesses: int) -> ReuseHistogram:
+def _start_reuse(session: Session, opts: ExportOptions, accesses: int,
+                 null_keys: bool) -> ReuseHistogram:
     rate = opts.reuse_sample if opts.reuse_sample is not None else auto_sample_rate(accesses)
     return ReuseHistogram(session.con, session.usage(), rate, session.log.views,
-                          session.h60_unique())
+                          session.h60_unique(), null_keys)
 
 
 def _hot_share(session: Session, align_bits: int, capacity: int, pack: str | None) -> float | None:

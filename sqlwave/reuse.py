@@ -69,8 +69,9 @@ class ReuseHistogram:
     """
 
     def __init__(self, con: Any, usage: str, rate: float, views: list[str] | None,
-                 h60_unique: bool) -> None:
+                 h60_unique: bool, null_keys: bool = False) -> None:
         self.rate = rate
+        self._null_keys = null_keys
         self.counts = [(int(h), int(n)) for h, n in con.execute(
             f"SELECT hits, count(*) FROM {usage} WHERE key IS NOT NULL GROUP BY hits ORDER BY hits"
         ).fetchall()]
@@ -86,7 +87,7 @@ class ReuseHistogram:
         # an interpreter that exits while the pass is inside DuckDB aborts (SIGABRT, a core).
         self._finished = threading.Event()
         if views is None or not isinstance(con, duckdb.DuckDBPyConnection):
-            self._rows = fetch_dicts(con, _sql(sampled, h60_unique))
+            self._rows = fetch_dicts(con, _sql(sampled, h60_unique, null_keys=null_keys))
             return
 
         # Temp tables are per cursor: the kept keys go to a table of the database itself.
@@ -111,7 +112,8 @@ class ReuseHistogram:
 
     def _run(self, h60_unique: bool) -> None:
         try:
-            self._rows = fetch_dicts(self._cursor, _sql(KEPT, h60_unique, _lists_fit(self._cursor)))
+            self._rows = fetch_dicts(self._cursor, _sql(KEPT, h60_unique, _lists_fit(self._cursor),
+                                                        self._null_keys))
         except BaseException as e:  # handed to the caller by result()
             self._error = e
         finally:
@@ -161,16 +163,18 @@ def _lists_fit(con: Any) -> bool:
     accesses = con.execute(f"SELECT sum(hits) FROM {KEPT}").fetchall()[0][0] or 0
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     try:
-        room = parse_bytes(str(limit))  # DuckDB shows it as e.g. '953.6 MiB'
+        room = parse_bytes(str(limit), round_down=True)  # DuckDB shows e.g. '953.6 MiB'
     except ParameterError:
         return False
     return accesses <= LIST_ACCESSES and room >= LIST_MIN_MEMORY
 
 
-def _sql(sampled: str, h60_unique: bool, lists: bool = False) -> str:
-    src = f"(SELECT key, pos FROM {LOG_VIEW} WHERE key IS NOT NULL)"
+def _sql(sampled: str, h60_unique: bool, lists: bool = False, null_keys: bool = False) -> str:
+    # A reuse time counts accesses, and a row with a NULL key is none (sqlwave mrc counts
+    # alike): with NULL keys in the log, the macro renumbers the positions.
+    src = f"(SELECT key, pos FROM {LOG_VIEW}{'' if null_keys else ' WHERE key IS NOT NULL'})"
     return render("reuse", src=src, sampled=sampled, max_bucket=MAX_BUCKET,
-                  sampled_id="h60" if h60_unique else None, lists=lists)
+                  sampled_id="h60" if h60_unique else None, lists=lists, null_keys=null_keys)
 
 
 def _sample(usage: str, counts: list[tuple[int, int]], rate: float, h60_unique: bool,

@@ -16,8 +16,9 @@ _UNITS = {
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_bytes(text: str | int, option: str = "") -> int:
-    """Parse a byte size; `option` (e.g. '--capacity') is named in the error.
+def parse_bytes(text: str | int, option: str = "", round_down: bool = False) -> int:
+    """Parse a byte size; `option` (e.g. '--capacity') is named in the error. A fraction of a
+    byte is an error, or rounded down with `round_down` (for sizes DuckDB shows, '953.6 MiB').
 
     >>> parse_bytes("1GiB"), parse_bytes("64k"), parse_bytes(4096), parse_bytes("1.5MiB")
     (1073741824, 65536, 4096, 1572864)
@@ -31,7 +32,11 @@ def parse_bytes(text: str | int, option: str = "") -> int:
             raise ParameterError(f"{option + ': ' if option else ''}cannot read {text!r} as a byte "
                                  "size; write e.g. 4096, 64KiB or 1GiB")
         # Exact: through a float, integers above 2^53 would be rounded.
-        value = int(Fraction(match.group(1)) * _UNITS[unit])
+        exact = Fraction(match.group(1)) * _UNITS[unit]
+        if exact.denominator != 1 and not round_down:
+            raise ParameterError(f"{option + ': ' if option else ''}{text!r} is not a whole "
+                                 "number of bytes; write e.g. 4096, 64KiB or 1GiB")
+        value = int(exact)
     if value <= 0:
         raise ParameterError(f"{option + ': ' if option else ''}a byte size must be positive, "
                              f"got {text!r}")

@@ -37,10 +37,23 @@ def buckets(spec: dict) -> dict[int, float]:
 def test_exact_histogram_matches_reference():
     keys = ["a", "b", "a", "c", "b", "a", None, "a", "d", "c"] * 7
     spec = export_wave_spec(pa.table({"key": keys}), "key", reuse_sample=1.0)
-    # NULL rows still take a position: the reference must count them too.
-    expected = reference_histogram([k if k is not None else object() for k in keys])
+    # A row with a NULL key is no access: reuse times count the others (as sqlwave mrc does;
+    # the histogram counted the NULL rows, unlike mrc's curve of the same log).
+    expected = reference_histogram([k for k in keys if k is not None])
     assert buckets(spec) == {b: float(n) for b, n in expected.items()}
     assert spec["metrics"]["reuse_time_histogram"]["method"] == "exact"
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5])
+def test_null_keys_are_no_accesses_in_reuse_times(tmp_path, rate):
+    keys = ["a", None, "a", None, None, "b", "a", "b", None] * 40 + ["c", None, "c"]
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"key": keys}), path)  # from a file: the background pass
+    for log in (pa.table({"key": keys}), str(path)):
+        spec = export_wave_spec(log, "key", reuse_sample=rate)
+        seen = {b["bucket"]: b["reuses"] for b in spec["metrics"]["reuse_time_histogram"]["buckets"]}
+        # Every key is sampled (two per hits class at least), so even the sample is exact.
+        assert seen == reference_histogram([k for k in keys if k is not None])
 
 
 def test_sampled_histogram_is_close_to_exact(tmp_path):
@@ -124,20 +137,20 @@ def test_an_error_in_the_background_pass_reaches_the_caller(tmp_path, monkeypatc
 def test_an_interrupt_while_waiting_stops_the_background_pass(tmp_path):
     con, session, before = _background(tmp_path)
     reuse = ReuseHistogram(con, session.usage(), 1.0, session.log.views, session.h60_unique())
-    thread = reuse._thread
-    real_join = thread.join
+    thread, finished = reuse._thread, reuse._finished
+    real_wait = finished.wait
     calls = []
 
-    def join_interrupted(*args):
+    def wait_interrupted(*args):
         calls.append(args)
         if len(calls) == 1:
             raise KeyboardInterrupt  # what Ctrl-C does to a waiting main thread
-        real_join(*args)
+        return real_wait(*args)
 
-    thread.join = join_interrupted
+    finished.wait = wait_interrupted
     with pytest.raises(KeyboardInterrupt):
         reuse.result()
-    assert len(calls) == 2  # the pass was stopped and waited for before leaving
+    assert len(calls) >= 2 and not thread.is_alive()  # stopped and waited for before leaving
     _assert_left_nothing(con, before)
 
 
@@ -221,9 +234,9 @@ def test_a_large_sample_or_a_small_memory_limit_takes_the_window_form(tmp_path, 
     forms: list[bool] = []
     real = reuse_mod._sql
 
-    def record(sampled, h60_unique, lists=False):
+    def record(sampled, h60_unique, lists=False, null_keys=False):
         forms.append(lists)
-        return real(sampled, h60_unique, lists)
+        return real(sampled, h60_unique, lists, null_keys)
 
     monkeypatch.setattr(reuse_mod, "_sql", record)
     with_lists = ReuseHistogram(*args).result()

@@ -357,14 +357,16 @@ def _commit(staged: list[tuple[str, Path, bool]]) -> None:
 def _keep_old(target: Path) -> str | None:
     """A hard link to `target`'s current content, to put it back; None when the file system
     has no hard links (the old file cannot come back then)."""
-    old = str(target.parent / f".{_safe_name(target.name)}.{os.getpid()}.old")
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(old)
-        os.link(target, old)
-    except OSError:
-        return None
-    return old
+    for _ in range(100):  # a name no file has: os.link does not replace one
+        old = str(target.parent / f".{_safe_name(target.name)}.{os.urandom(4).hex()}.old")
+        try:
+            os.link(target, old)
+            return old
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
 
 
 # What to do when the system refuses a write, by errno.

@@ -12,6 +12,7 @@ import click
 
 from sqlwave import __version__
 from sqlwave.errors import SqlwaveError
+from sqlwave.signals import held
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,25 +24,35 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            with held():  # a signal inside DuckDB's start-up aborted the process
+                import duckdb  # noqa: F401
             return func(*args, **kwargs)
         except KeyboardInterrupt:
             _stopped()
         except Exception as e:
-            # DuckDB reports a Ctrl-C that lands inside a query as a plain RuntimeError, or
-            # (an interrupt from sqlwave.signals, on DuckDB 2) as an InterruptException.
-            if (type(e) is RuntimeError and "interrupted" in str(e).lower()
-                    or type(e).__name__ == "InterruptException"):
+            try:
+                _report(e)
+            except KeyboardInterrupt:  # the signal's own handler, right after DuckDB's report
                 _stopped()
-            engine = _engine_of(e)
-            if not isinstance(e, SqlwaveError) and engine is None:
-                raise
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            click.echo(f"Error: {e if isinstance(e, SqlwaveError) else _explain(e, engine)}",
-                       err=True)
-            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report(e: Exception) -> NoReturn:
+    """`Error: …` and exit 1 for SqlwaveError and engine errors; anything else is a bug, and
+    its traceback is raised."""
+    # DuckDB reports a Ctrl-C that lands inside a query as a plain RuntimeError, or (an
+    # interrupt from sqlwave.signals, on DuckDB 2) as an InterruptException.
+    if (type(e) is RuntimeError and "interrupted" in str(e).lower()
+            or type(e).__name__ == "InterruptException"):
+        _stopped()
+    engine = _engine_of(e)
+    if not isinstance(e, SqlwaveError) and engine is None:
+        raise e
+    if click.get_current_context().find_root().params.get("debug"):
+        raise e
+    click.echo(f"Error: {e if isinstance(e, SqlwaveError) else _explain(e, engine)}", err=True)
+    sys.exit(1)
 
 
 # The signal that stopped the command: SIGINT unless the SIGTERM handler saw a SIGTERM.
@@ -141,8 +152,12 @@ def main() -> None:
     from sqlwave.commands import register
 
     register(cli)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # sqlwave.console set its own
-    signal.signal(signal.SIGTERM, _terminate)
+    # sqlwave.console set handlers of its own; a signal the parent ignores (`sqlwave ... &` in a
+    # script) stays ignored, as Python leaves it.
+    for number, handler in ((signal.SIGINT, signal.default_int_handler),
+                            (signal.SIGTERM, _terminate)):
+        if signal.getsignal(number) != signal.SIG_IGN:
+            signal.signal(number, handler)
     from sqlwave.signals import interrupt_on_signal
 
     interrupt_on_signal()

@@ -17,8 +17,9 @@ def _stopped_early(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _stopped_early)
-    signal.signal(signal.SIGTERM, _stopped_early)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) != signal.SIG_IGN:  # ignored by the parent (`cmd &`): stays
+            signal.signal(number, _stopped_early)
     from sqlwave.cli import main as run
 
     run()  # sets the handlers the commands use once they are registered

@@ -73,8 +73,9 @@ EMBEDS: dict[str, Embed] = {
                      ("1073741824  cache capacity in bytes (for occupancy)",),
                      "rows, distinct_keys, null_keys, bytes_moved, unique_bytes, max_object_bytes, "
                      "reuse_ratio, bytes_reuse_ratio, occupancy, single_use_keys"),
-    "reuse": Embed(ACCESS_LOG, dict(src="(SELECT key, pos FROM access_log WHERE key IS NOT NULL)",
-                                    sampled=None, max_bucket=48), (),
+    # A NULL-key row is no access: positions are renumbered without them (null_keys).
+    "reuse": Embed(ACCESS_LOG, dict(src="access_log", sampled=None, max_bucket=48,
+                                    null_keys=True), (),
                    "bucket, hits (0 without a key sample), reuses (reuse time in "
                    "[2^bucket, 2^(bucket+1)) accesses)"),
 }
@@ -163,6 +164,9 @@ def render_embedded(name: str, target: str, **values: Any) -> str:
         check_cohorts(prefix_len, delimiter, depth, top_k, rank_by)
         params.update(top_k=str(top_k), rank_by=rank_by)
         if prefix_len is not None:
+            if "depth" in values:
+                raise ParameterError("depth counts delimiter segments; with prefix_len it has "
+                                     "no effect: drop one of the two")
             params.update(mode="prefix", prefix_len=str(prefix_len), delimiter="''", depth="0",
                           max_depth=1)
         elif isinstance(delimiter, str):

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 # The connections a signal interrupts (sqlwave.engine.connect adds each one it makes).
@@ -39,3 +40,31 @@ def interrupt_on_signal() -> None:
                         con.interrupt()
 
     threading.Thread(target=watch, name="sqlwave-signals", daemon=True).start()
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done, then act: one between two renames left a
+    new sidecar beside the old WaveSpec, one during the cleanup a temp file, one inside DuckDB's
+    start-up aborted the process. Python handlers that only note the signal (masking would not
+    do: DuckDB's threads would take the signal for the process). Main thread only, where Python
+    sets handlers; a signal ignored, or handled from C (Python cannot put that back), is left."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: h for s, h in previous.items() if h is not None and h != signal.SIG_IGN}
+    for s in previous:
+        signal.signal(s, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for number in dict.fromkeys(caught):
+            handler = previous[signal.Signals(number)]
+            if callable(handler):
+                handler(number, None)  # Python's Ctrl-C (KeyboardInterrupt), the CLI's SIGTERM
+            else:  # SIG_DFL
+                os.kill(os.getpid(), number)

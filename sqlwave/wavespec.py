@@ -9,15 +9,14 @@ import json
 import math
 import os
 import re
-import signal
 import stat
 import tempfile
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlwave.errors import InputError, ParameterError
+from sqlwave.signals import held
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -281,52 +280,25 @@ def write_all_atomic(
                 if failed is None:
                     raise
                 raise failed from e
-        with signals_held():
-            _commit(staged)
+        # Streams first, and not held (a pipe nobody reads must stay stoppable): a reader that
+        # went away fails the write before any file is replaced.
+        for tmp, target, stream in staged:
+            if stream:
+                _copy_into(tmp, target)
+                os.unlink(tmp)
+        with held():
+            _rename([(tmp, target) for tmp, target, stream in staged if not stream])
     except BaseException:
-        with signals_held():  # a second Ctrl-C here left a complete temp file behind
+        with held():  # a second Ctrl-C here left a complete temp file behind
             for tmp, _, _ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
         raise
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done, then act: one between two renames left a
-    new sidecar beside the old WaveSpec, one during the cleanup a temp file. Python handlers that
-    only note the signal (masking would not do: DuckDB's threads would take the signal for the
-    process); main thread only, where Python sets handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in held}
-    for s in held:
-        signal.signal(s, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, signal.SIG_DFL if handler is None else handler)
-        for number in dict.fromkeys(caught):
-            handler = previous[signal.Signals(number)]
-            if callable(handler):
-                handler(number, None)  # Python's Ctrl-C (KeyboardInterrupt), the CLI's SIGTERM
-            elif handler in (signal.SIG_DFL, None):
-                os.kill(os.getpid(), number)
-
-
-def _commit(staged: list[tuple[str, Path, bool]]) -> None:
-    """Streams first: a reader that went away fails the write before any file is replaced. Then
-    the files, renamed; when a rename fails, those renamed before it are put back, so the
-    WaveSpec and its sidecar change together or not at all."""
-    for tmp, target, stream in staged:
-        if stream:
-            _copy_into(tmp, target)
-            os.unlink(tmp)
-    files = [(tmp, target) for tmp, target, stream in staged if not stream]
+def _rename(files: list[tuple[str, Path]]) -> None:
+    """Each temp file over its target; when a rename fails, those renamed before it are put
+    back, so the WaveSpec and its sidecar change together or not at all."""
     # (target, a hard link to its old content or None, whether it existed)
     done: list[tuple[Path, str | None, bool]] = []
     olds: list[str | None] = []  # every hard link made, removed at the end

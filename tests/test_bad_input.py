@@ -170,6 +170,7 @@ def test_empty_log(tmp_path):
         (["--wave-bytes", "1GiB,,2GiB"], "an empty item in '1GiB,,2GiB'; write e.g. 1GiB,8GiB"),
         (["--wave-bytes", ""], "--wave-bytes: an empty list"),
         (["--wave-bytes", "0.5"], "'0.5' is not a whole number of bytes"),
+        (["--capacity", "1.5b"], "'1.5b' is not a whole number of bytes"),
         (["--prefix-len", "8", "--depth", "2"], "with --prefix-len it has no effect"),
         (["--order", "auto", "--page-bits-options", ""], "--page-bits-options: an empty list"),
         (["--page-bits-options", "12,16"], "are for --order auto"),

@@ -144,6 +144,7 @@ def test_embedded_macros_render_with_other_values_and_give_the_apis_answers() ->
     ("cohorts", {"depth": 0}, "depth must be a whole number between 1 and 32"),
     ("cohorts", {"delimiter": "/", "prefix_len": 3}, "not both"),
     ("cohorts", {"delimiter": None}, "a delimiter or a prefix_len"),
+    ("cohorts", {"prefix_len": 4, "depth": 7}, "with prefix_len it has no effect"),
     ("pack_order", {"strategy": "first_touch"}, "strategy must be one of"),
     ("waves", {"boundaries": [5, 3]}, "ascending byte offsets"),
     ("extents", {"page_size": 1000}, "power of two"),
@@ -156,3 +157,17 @@ def test_render_embedded_refuses_bad_values(name: str, values: dict, message: st
 
     with pytest.raises(ParameterError, match=message):
         render_embedded(name, "spark", **values)
+
+
+def test_embedded_reuse_counts_accesses_with_a_key_only() -> None:
+    # The embedded file kept file positions, so a NULL-key row lengthened a reuse; the export
+    # and mrc count accesses with a key only.
+    import duckdb
+    import pyarrow as pa
+
+    keys = ["a", None, "a", None, None, "b", "a", "b", None, "c", "c"]
+    con = duckdb.connect()
+    con.register("access_log", pa.table({"key": keys, "pos": list(range(len(keys)))}))
+    rows = con.execute(embedded("reuse", "duckdb").rstrip().rstrip(";")).fetchall()
+    # Without the NULL rows: a a b a b c c -> reuse times 1 (a), 2 (b), 2 (a), 1 (c).
+    assert [(bucket, reuses) for bucket, _, reuses in rows] == [(0, 2), (1, 2)]

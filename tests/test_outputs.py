@@ -414,6 +414,8 @@ def test_ctrl_c_while_the_reuse_pass_runs_stops_cleanly(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode in (0, 130), err.decode()[-500:]
         assert b"terminate called" not in err and b"Traceback" not in err
+        if proc.returncode:  # one line: click's Abort had put a blank line before it
+            assert err == b"Error: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.parquet", "ws.json"]
 
 
@@ -474,3 +476,49 @@ def test_a_signal_interrupts_every_open_connection(signame: str) -> None:
     finally:
         proc.kill()  # it ignores the signal itself
     assert out.startswith("stopped") and f"by {int(getattr(signal, signame))}" in out
+
+
+def test_a_pipe_nobody_reads_can_still_be_stopped(tmp_path: Path) -> None:
+    # Copied to the pipe while signals were held, the export waited for a reader for ever:
+    # only SIGKILL stopped it, and its temp file stayed.
+    import signal
+    import subprocess
+    import sys
+
+    pipe = tmp_path / "out.pipe"
+    os.mkfifo(pipe)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    sqlwave = str(Path(sys.executable).parent / "sqlwave")
+    proc = subprocess.Popen([sqlwave, "export", "--out", str(pipe)], stderr=subprocess.PIPE,
+                            env=dict(os.environ, TMPDIR=str(temp)))
+    try:
+        time.sleep(3)  # the export is done and waits for a reader
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err == b"Error: interrupted\n"
+    assert not [p for p in temp.iterdir() if p.name.startswith(".out.pipe")]
+
+
+def test_a_sigint_the_parent_ignores_stays_ignored(tmp_path: Path) -> None:
+    # `sqlwave ... &` in a script runs with SIGINT ignored, so Ctrl-C in the terminal leaves
+    # it be; the CLI installed its own handler and stopped.
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "log.parquet"
+    sqlwave = str(Path(sys.executable).parent / "sqlwave")
+    proc = subprocess.Popen([sqlwave, "example-logs", "--rows", "1000000", "--out", str(out)],
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert pq.read_metadata(out).num_rows == 1_000_000

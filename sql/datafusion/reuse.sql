@@ -3,19 +3,29 @@
 -- reads: access_log(key, size, request, pos): one row per access; key text or BIGINT (NULL allowed), size BIGINT bytes, request id (any type, may be NULL), pos BIGINT 0-based access position
 -- returns: bucket, hits (0 without a key sample), reuses (reuse time in [2^bucket, 2^(bucket+1)) accesses)
 -- embed: replace the relation names with your tables or CTEs, e.g. CREATE VIEW reuse AS <this query>
-WITH accesses AS (
+WITH marked AS (
   SELECT
     a.key,
     a.pos,
-    CAST(0 AS BIGINT) AS hits
+    CAST(0 AS BIGINT) AS hits,
+    CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null
+  FROM access_log AS a
+), accesses AS (
+  SELECT
+    key,
+    pos - nulls_before AS pos,
+    hits
   FROM (
     SELECT
       key,
-      pos
-    FROM access_log
-    WHERE
-      NOT key IS NULL
-  ) AS a
+      pos,
+      hits,
+      is_null,
+      SUM(is_null) OVER (ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_before
+    FROM marked
+  ) AS counted
+  WHERE
+    is_null = 0
 ), gaps AS (
   SELECT
     hits,

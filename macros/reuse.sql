@@ -15,35 +15,52 @@
                  only; never transpiled.
 
     null_keys    optional, default false: src keeps its NULL-key rows, and positions are
-                 renumbered to count accesses with a key only (a NULL key is no access); the
-                 running count of NULL rows runs over the sampled keys' accesses and the NULL
-                 rows alone, so a sample stays cheap
+                 renumbered to count accesses with a key only (a NULL key is no access). The
+                 NULL rows before an access are counted per block of 2^20 positions: those of
+                 the blocks before (a cross join of the few block totals: ClickHouse joins on
+                 equality only) plus a running count
+                 within the block, a window partitioned by block, so no step gathers the log
+                 into one partition (Spark). Only the sampled keys' accesses and the NULL rows
+                 take part, so a sample stays cheap.
 
     Columns: bucket, hits (of the key, 0 when not sampled), reuses. Grouping by the key's hits
     lets the caller scale a sample per hits class (sqlwave/reuse.py). -#}
 {% set renumber = null_keys is defined and null_keys %}
+{% set marks = ', CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null, CAST((a.pos - a.pos % 1048576) / 1048576 AS BIGINT) AS block' %}
 WITH {{ 'marked' if renumber else 'accesses' }} AS (
 {% if sampled %}
-    SELECT {{ ('s.' ~ sampled_id) if sampled_id is defined and sampled_id else 'a.key' }} AS key, a.pos, s.hits{{ ', CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null' if renumber }}
+    SELECT {{ ('s.' ~ sampled_id) if sampled_id is defined and sampled_id else 'a.key' }} AS key, a.pos, s.hits{{ marks if renumber }}
     FROM {{ src }} AS a
     {{ 'LEFT JOIN' if renumber else 'JOIN' }} {{ sampled }} AS s ON a.key = s.key
 {% if renumber %}
     WHERE a.key IS NULL OR s.key IS NOT NULL
 {% endif %}
 {% else %}
-    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits{{ ', CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null' if renumber }}
+    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits{{ marks if renumber }}
     FROM {{ src }} AS a
 {% endif %}
 ),
 {% if renumber %}
+block_nulls AS (
+    SELECT block, sum(is_null) AS nulls
+    FROM marked
+    GROUP BY block
+),
+block_starts AS (
+    SELECT b.block, sum(CASE WHEN e.block < b.block THEN e.nulls ELSE 0 END) AS nulls_before
+    FROM block_nulls AS b
+    CROSS JOIN block_nulls AS e
+    GROUP BY b.block
+),
 accesses AS (
-    SELECT key, pos - nulls_before AS pos, hits
+    SELECT c.key, c.pos - s.nulls_before - c.nulls_within AS pos, c.hits
     FROM (
-        SELECT key, pos, hits, is_null,
-            sum(is_null) OVER (ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_before
+        SELECT key, pos, hits, is_null, block,
+            sum(is_null) OVER (PARTITION BY block ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_within
         FROM marked
-    ) AS counted
-    WHERE is_null = 0
+    ) AS c
+    JOIN block_starts AS s ON c.block = s.block
+    WHERE c.is_null = 0
 ),
 {% endif %}
 {% if lists is defined and lists %}

@@ -171,3 +171,21 @@ def test_embedded_reuse_counts_accesses_with_a_key_only() -> None:
     rows = con.execute(embedded("reuse", "duckdb").rstrip().rstrip(";")).fetchall()
     # Without the NULL rows: a a b a b c c -> reuse times 1 (a), 2 (b), 2 (a), 1 (c).
     assert [(bucket, reuses) for bucket, _, reuses in rows] == [(0, 2), (1, 2)]
+
+
+def test_embedded_reuse_renumbers_across_blocks() -> None:
+    # NULL rows are counted per block of 2^20 positions (no global window, for Spark): a log
+    # of several blocks checks the blocks' totals join the counts within each block.
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE access_log AS SELECT CASE WHEN hash(i) % 5 = 0 THEN NULL "
+                "ELSE 'k' || CAST(hash(i * 7) % 997 AS VARCHAR) END AS key, i AS pos "
+                "FROM range(2500000) AS t(i)")
+    got = con.execute(embedded("reuse", "duckdb").rstrip().rstrip(";")).fetchall()
+    want = con.execute(
+        "WITH a AS (SELECT key, row_number() OVER (ORDER BY pos) AS p FROM access_log "
+        "WHERE key IS NOT NULL), g AS (SELECT p - lag(p) OVER (PARTITION BY key ORDER BY p) "
+        "AS t FROM a) SELECT CAST(floor(log2(t)) AS BIGINT) AS b, 0, count(*) FROM g "
+        "WHERE t IS NOT NULL GROUP BY b ORDER BY b").fetchall()
+    assert got == want and len(want) > 5

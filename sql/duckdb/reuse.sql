@@ -4,17 +4,29 @@
 -- returns: bucket, hits (0 without a key sample), reuses (reuse time in [2^bucket, 2^(bucket+1)) accesses)
 -- embed: replace the relation names with your tables or CTEs, e.g. CREATE VIEW reuse AS <this query>
 WITH marked AS (
-    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits, CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null
+    SELECT a.key, a.pos, CAST(0 AS BIGINT) AS hits, CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null, CAST((a.pos - a.pos % 1048576) / 1048576 AS BIGINT) AS block
     FROM access_log AS a
 ),
+block_nulls AS (
+    SELECT block, sum(is_null) AS nulls
+    FROM marked
+    GROUP BY block
+),
+block_starts AS (
+    SELECT b.block, sum(CASE WHEN e.block < b.block THEN e.nulls ELSE 0 END) AS nulls_before
+    FROM block_nulls AS b
+    CROSS JOIN block_nulls AS e
+    GROUP BY b.block
+),
 accesses AS (
-    SELECT key, pos - nulls_before AS pos, hits
+    SELECT c.key, c.pos - s.nulls_before - c.nulls_within AS pos, c.hits
     FROM (
-        SELECT key, pos, hits, is_null,
-            sum(is_null) OVER (ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_before
+        SELECT key, pos, hits, is_null, block,
+            sum(is_null) OVER (PARTITION BY block ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_within
         FROM marked
-    ) AS counted
-    WHERE is_null = 0
+    ) AS c
+    JOIN block_starts AS s ON c.block = s.block
+    WHERE c.is_null = 0
 ),
 gaps AS (
     SELECT hits, pos - lag(pos) OVER (PARTITION BY key ORDER BY pos ASC) AS reuse_time

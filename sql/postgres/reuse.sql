@@ -8,24 +8,49 @@ WITH marked AS (
     a.key,
     a.pos,
     CAST(0 AS BIGINT) AS hits,
-    CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null
+    CASE WHEN a.key IS NULL THEN 1 ELSE 0 END AS is_null,
+    CAST(CAST((
+      a.pos - a.pos % 1048576
+    ) AS DOUBLE PRECISION) / 1048576 AS BIGINT) AS block
   FROM access_log AS a
+), block_nulls AS (
+  SELECT
+    block,
+    SUM(is_null) AS nulls
+  FROM marked
+  GROUP BY
+    block
+), block_starts AS (
+  SELECT
+    b.block,
+    SUM(CASE WHEN e.block < b.block THEN e.nulls ELSE 0 END) AS nulls_before
+  FROM block_nulls AS b
+  CROSS JOIN block_nulls AS e
+  GROUP BY
+    b.block
 ), accesses AS (
   SELECT
-    key,
-    pos - nulls_before AS pos,
-    hits
+    c.key,
+    c.pos - s.nulls_before - c.nulls_within AS pos,
+    c.hits
   FROM (
     SELECT
       key,
       pos,
       hits,
       is_null,
-      SUM(is_null) OVER (ORDER BY pos ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nulls_before
+      block,
+      SUM(is_null) OVER (
+        PARTITION BY block
+        ORDER BY pos ASC
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS nulls_within
     FROM marked
-  ) AS counted
+  ) AS c
+  JOIN block_starts AS s
+    ON c.block = s.block
   WHERE
-    is_null = 0
+    c.is_null = 0
 ), gaps AS (
   SELECT
     hits,

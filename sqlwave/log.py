@@ -27,6 +27,8 @@ from sqlwave.errors import InputError, did_you_mean
 from sqlwave.log_files import (
     base_type,
     check_files_agree,
+    some,
+    top_level_types,
     warn_nanoseconds_lost,
     warn_repeated,
 )
@@ -80,7 +82,7 @@ def bind_log(
     source.columns = types
     for col in used:
         if col not in types:
-            raise _not_in_log(col, types)
+            raise _only_in_empty_files(con, source, col) or _not_in_log(col, types)
     read = ([f for f, n in zip(source.files, source.file_rows, strict=True) if n]
             if source.files else [])
     if len(read) > 1:
@@ -154,6 +156,21 @@ def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
     if "[" in type_name or base in ("STRUCT", "MAP", "UNION", "LIST"):
         raise InputError(f"key column {key_col!r} has type {type_name}; use a text, bytes or integer column")
     return "string", f"CAST({quote(key_col)} AS VARCHAR)"
+
+
+def _only_in_empty_files(con: duckdb.DuckDBPyConnection, source: LogSource,
+                         col: str) -> InputError | None:
+    """The files without rows are not read, so a column that only they have is not in the log:
+    say so, rather than list the columns of the others."""
+    empty = [f for f, n in zip(source.files, source.file_rows, strict=True) if not n]
+    if not empty or len(empty) == len(source.files):
+        return None
+    holding = [f for f, cols in top_level_types(con, empty).items() if col.lower() in cols]
+    if not holding:
+        return None
+    return InputError(f"column {col!r} is only in log files without rows ({some(holding)}); the "
+                      "files with rows have no such column: add it to them, or leave the option "
+                      "out")
 
 
 def _not_in_log(col: str, types: dict[str, str]) -> InputError:

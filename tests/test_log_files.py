@@ -234,3 +234,14 @@ def test_an_all_null_column_is_recorded_as_null(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     recorded = json.loads(out.read_text())["source"]["columns"]["req"]
     assert recorded == ("INTEGER" if duckdb.__version__.startswith("1.") else "NULL")
+
+
+def test_a_column_only_in_files_without_rows_says_so(tmp_path: Path) -> None:
+    # Files without rows are not read: the message listed the other files' columns only.
+    with_rows = _write(tmp_path / "a.parquet", {"key": ["a", "b"]})
+    empty = _write(tmp_path / "b.parquet", {"key": pa.array([], pa.string()),
+                                            "request_id": pa.array([], pa.int64())})
+    result = run_cli("export", "--logs", str(with_rows), "--logs", str(empty), "--request-col",
+                     "request_id", "--out", str(tmp_path / "w.json"))
+    assert result.code == 1
+    assert "column 'request_id' is only in log files without rows" in result.stderr

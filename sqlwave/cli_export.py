@@ -79,8 +79,8 @@ def export(logs: tuple[str, ...], out: str, pack_order_out: str | None, wave_byt
     from sqlwave.engine import expand_paths
     from sqlwave.example import example_log_path
     from sqlwave.export_options import ExportOptions
+    from sqlwave.outputs import check_outputs
     from sqlwave.units import parse_byte_list, parse_bytes, parse_int_list
-    from sqlwave.wavespec import check_outputs
     from sqlwave.writer import export_to_file
 
     _refuse_unused_options(engine, reuse_exact, options)
@@ -185,7 +185,7 @@ def schema(name: str) -> None:
 def example_logs(rows: int, out: str, seed: int) -> None:
     """Generate a realistic access log (hierarchical keys, Zipf popularity, requests, sizes)."""
     from sqlwave.example import write_example_log
-    from sqlwave.wavespec import check_outputs
+    from sqlwave.outputs import check_outputs
 
     check_outputs({"--out": out})
     write_example_log(out, rows=rows, seed=seed)

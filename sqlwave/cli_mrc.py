@@ -39,7 +39,8 @@ def mrc(logs: tuple[str, ...], method: str, unit: str, key_col: str, size_col: s
     """Write the miss-ratio curve of an LRU cache over the log."""
     from sqlwave.engine import expand_paths
     from sqlwave.mrc import miss_ratio_curve
-    from sqlwave.wavespec import check_outputs, dumps, write_text_atomic
+    from sqlwave.outputs import check_outputs, write_text_atomic
+    from sqlwave.wavespec import dumps
 
     inputs = expand_paths(list(logs)) + ([sizes_from] if sizes_from else [])
     check_outputs({"--out": out}, inputs)

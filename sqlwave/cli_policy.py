@@ -71,10 +71,10 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
            threshold: float, m_keys: str | None, chunk_size: int, out: str,
            vllm_out: str | None, timeout: float) -> None:
     """Replay a workload's GEMM problems over a policy grid; write tuned tile policies."""
+    from sqlwave.outputs import check_outputs
     from sqlwave.plan_metrics import RUNTIME_ENV
     from sqlwave.policy import MIN_DTYPE_BYTES, load_device, load_grid
     from sqlwave.replay import TuneOptions, replay_and_tune
-    from sqlwave.wavespec import check_outputs
 
     bound = _parse_binds(binds)
     # --previous may be the file being replaced: it is read in full before anything is written
@@ -101,7 +101,8 @@ def replay(trace_path: str | None, sample: str | None, binds: tuple[str, ...],
 
 def _write_outputs(doc: dict[str, Any], out: str, vllm_out: str | None) -> None:
     """Both files or neither: each is written to its temp file before either is renamed."""
-    from sqlwave.wavespec import dumps, text_writer, write_all_atomic
+    from sqlwave.outputs import text_writer, write_all_atomic
+    from sqlwave.wavespec import dumps
 
     outputs = [(out, text_writer(dumps(doc)))]
     if vllm_out:

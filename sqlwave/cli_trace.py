@@ -19,8 +19,8 @@ from sqlwave.cli import handle_errors
 def trace(sql_path: str, out: str, dialect: str, with_ast: bool) -> None:
     """Check a SQL pipeline and write it as a replayable trace."""
     from sqlwave.errors import InputError
+    from sqlwave.outputs import check_outputs
     from sqlwave.trace import dialect_name, save_trace, trace_from_sql
-    from sqlwave.wavespec import check_outputs
 
     check_outputs({"--out": out}, [sql_path])
     dialect = dialect_name(dialect, "--dialect")

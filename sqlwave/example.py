@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlwave.engine import connect, literal
 from sqlwave.errors import ParameterError
-from sqlwave.wavespec import write_atomic
+from sqlwave.outputs import write_atomic
 
 EXAMPLE_ROWS = 20_000
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlwave.errors import InputError
+from sqlwave.outputs import check_outputs, write_text_atomic
 from sqlwave.report_curve import curve_section
 from sqlwave.report_fields import finite, whole
 from sqlwave.report_svg import escape, hbars, strip
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import FORMAT, check_outputs, read_json, write_text_atomic
+from sqlwave.wavespec import FORMAT, read_json
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 780px; color: #0f172a; }

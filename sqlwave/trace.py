@@ -200,7 +200,7 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
 
 def save_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write a trace as JSON, atomically."""
-    from sqlwave.wavespec import write_text_atomic
+    from sqlwave.outputs import write_text_atomic
 
     write_text_atomic(path, json.dumps(trace_to_dict(trace), indent=1) + "\n")
 

@@ -10,9 +10,10 @@ from sqlwave.engine import literal
 from sqlwave.export import build_wave_spec
 from sqlwave.export_options import ExportOptions
 from sqlwave.log import is_integer_column
+from sqlwave.outputs import is_stream, text_writer, write_all_atomic
 from sqlwave.progress import Progress
 from sqlwave.units import human_bytes
-from sqlwave.wavespec import dumps, is_stream, sidecar_reference, text_writer, write_all_atomic
+from sqlwave.wavespec import dumps, sidecar_reference
 
 
 def export_to_file(logs: Any, opts: ExportOptions, out: str, pack_order_out: str | None) -> str:

@@ -136,7 +136,7 @@ def test_a_long_output_name_is_written(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_changes_no_output(tmp_path: Path) -> None:
-    from sqlwave.wavespec import write_all_atomic
+    from sqlwave.outputs import write_all_atomic
 
     first, second = tmp_path / "po.parquet", tmp_path / "ws.json"
     first.write_text("SENTINEL")
@@ -162,7 +162,7 @@ def test_a_failed_rename_puts_back_the_file_renamed_before_it(
     # The sidecar was replaced and the WaveSpec not: a pair that never existed.
     import errno
 
-    from sqlwave import wavespec
+    from sqlwave import outputs
 
     first, second = _pair(tmp_path)
     real, calls = os.replace, []
@@ -173,9 +173,9 @@ def test_a_failed_rename_puts_back_the_file_renamed_before_it(
             raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
         real(src, dst)
 
-    monkeypatch.setattr(wavespec.os, "replace", replace)
+    monkeypatch.setattr(outputs.os, "replace", replace)
     with pytest.raises(InputError, match="cannot write '.*ws.json'"):
-        wavespec.write_all_atomic([(first, lambda t: Path(t).write_text("new sidecar")),
+        outputs.write_all_atomic([(first, lambda t: Path(t).write_text("new sidecar")),
                                    (second, lambda t: Path(t).write_text("new spec"))])
     assert (first.read_text(), second.read_text()) == ("old sidecar", "old spec")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["po.parquet", "ws.json"]
@@ -185,7 +185,7 @@ def test_a_signal_between_the_renames_waits_for_both(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
 
-    from sqlwave import wavespec
+    from sqlwave import outputs
 
     first, second = _pair(tmp_path)
     real = os.replace
@@ -195,9 +195,9 @@ def test_a_signal_between_the_renames_waits_for_both(
         if dst == first:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right after the first rename
 
-    monkeypatch.setattr(wavespec.os, "replace", replace)
+    monkeypatch.setattr(outputs.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
-        wavespec.write_all_atomic([(first, lambda t: Path(t).write_text("new sidecar")),
+        outputs.write_all_atomic([(first, lambda t: Path(t).write_text("new sidecar")),
                                    (second, lambda t: Path(t).write_text("new spec"))])
     assert (first.read_text(), second.read_text()) == ("new sidecar", "new spec")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["po.parquet", "ws.json"]

@@ -27,11 +27,16 @@ class Progress:
         watcher.start()
         try:
             yield
-        finally:
+        except BaseException:  # failed or interrupted: clear the line, claim nothing
             stop.set()
-            watcher.join()
-            sys.stderr.write(f"\r\x1b[K{name}: done in {time.monotonic() - started:.1f}s\n")
+            watcher.join(timeout=1.0)  # its last write must come before the clearing
+            sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+            raise
+        stop.set()
+        watcher.join()
+        sys.stderr.write(f"\r\x1b[K{name}: done in {time.monotonic() - started:.1f}s\n")
+        sys.stderr.flush()
 
     def _watch(self, name: str, con: Any, stop: threading.Event, started: float) -> None:
         while not stop.wait(0.25):

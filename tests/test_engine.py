@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import sys
 
+import pytest
+
 from sqlwave import export_wave_spec
 from sqlwave.example import write_example_log
 from sqlwave.progress import Progress
@@ -39,6 +41,15 @@ def test_progress_reports_stages_when_enabled(monkeypatch):
     with Progress(enabled=True).stage("counting", con):
         con.execute("SELECT count(*) FROM range(30000000) t(i) WHERE i % 7 = 3").fetchall()
     assert "counting: done in" in buffer.getvalue()
+
+
+def test_a_stage_that_fails_or_is_interrupted_is_not_reported_done(monkeypatch):
+    # A Ctrl-C during the reuse pass printed "reuse times: done in 0.4s" before the error.
+    buffer = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buffer)
+    with pytest.raises(KeyboardInterrupt), Progress(enabled=True).stage("reuse times"):
+        raise KeyboardInterrupt
+    assert "done" not in buffer.getvalue() and buffer.getvalue().endswith("\r\x1b[K")
 
 
 def test_a_database_started_early_is_taken_once_with_the_settings(monkeypatch):

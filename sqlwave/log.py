@@ -162,6 +162,8 @@ def _only_in_empty_files(con: duckdb.DuckDBPyConnection, source: LogSource,
                          col: str) -> InputError | None:
     """The files without rows are not read, so a column that only they have is not in the log:
     say so, rather than list the columns of the others."""
+    if not source.files:  # an Arrow table
+        return None
     empty = [f for f, n in zip(source.files, source.file_rows, strict=True) if not n]
     if not empty or len(empty) == len(source.files):
         return None

@@ -163,7 +163,7 @@ def _lists_fit(con: Any) -> bool:
     accesses = con.execute(f"SELECT sum(hits) FROM {KEPT}").fetchall()[0][0] or 0
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     try:
-        room = parse_bytes(str(limit), round_down=True)  # DuckDB shows e.g. '953.6 MiB'
+        room = parse_bytes(str(limit))  # DuckDB shows e.g. '953.6 MiB'
     except ParameterError:
         return False
     return accesses <= LIST_ACCESSES and room >= LIST_MIN_MEMORY

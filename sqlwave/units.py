@@ -16,10 +16,9 @@ _UNITS = {
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_bytes(text: str | int, option: str = "", round_down: bool = False) -> int:
+def parse_bytes(text: str | int, option: str = "") -> int:
     """Parse a byte size; `option` (e.g. '--capacity') is named in the error. A size with a unit
-    is rounded down to whole bytes; a fraction of a plain byte count is an error, unless
-    `round_down`.
+    is rounded down to whole bytes; a fraction of a plain byte count is an error.
 
     >>> parse_bytes("1GiB"), parse_bytes("64k"), parse_bytes(4096), parse_bytes("1.3KiB")
     (1073741824, 65536, 4096, 1331)
@@ -35,7 +34,7 @@ def parse_bytes(text: str | int, option: str = "", round_down: bool = False) -> 
         # Exact: through a float, integers above 2^53 would be rounded.
         exact = Fraction(match.group(1)) * _UNITS[unit]
         # 1.3GiB is 1395864371.2 bytes: rounded down; half a byte written as one is a slip.
-        if exact.denominator != 1 and _UNITS[unit] == 1 and not round_down:
+        if exact.denominator != 1 and _UNITS[unit] == 1:
             raise ParameterError(f"{option + ': ' if option else ''}{text!r} is not a whole "
                                  "number of bytes; write e.g. 4096, 64KiB or 1GiB")
         value = int(exact)

@@ -92,6 +92,8 @@ def bind_log(
         warn_nanoseconds_lost(con, read, name, types[name],
                               schema.field(name).type if schema is not None else None)
     key_type, key_sql = _key_expression(key_col, types[key_col])
+    if warn and base_type(types[key_col]) in ("FLOAT", "DOUBLE"):
+        _warn_whole_floats(con, key_col)
     size_sql = "CAST(1 AS BIGINT)"
     if size_col is not None:
         if base_type(types[size_col]) not in INTEGER_TYPES:
@@ -156,6 +158,18 @@ def _key_expression(key_col: str, type_name: str) -> tuple[str, str]:
     if "[" in type_name or base in ("STRUCT", "MAP", "UNION", "LIST"):
         raise InputError(f"key column {key_col!r} has type {type_name}; use a text, bytes or integer column")
     return "string", f"CAST({quote(key_col)} AS VARCHAR)"
+
+
+def _warn_whole_floats(con: duckdb.DuckDBPyConnection, key_col: str) -> None:
+    """Floating-point keys are read as text ('3.0'), never as addresses. pandas writes an integer
+    column with a missing value as float64: when every key is whole, say how to get addresses."""
+    whole = con.execute(f"SELECT bool_and({quote(key_col)} = round({quote(key_col)})) "
+                        f"FROM {RAW_VIEW}").fetchone()
+    if whole and whole[0]:
+        print(f"Warning: key column {key_col!r} is floating point and every key is a whole "
+              "number (pandas writes integer columns with missing values so): the keys are read "
+              "as text such as '3.0'; cast the column to an integer type for addresses and "
+              "extents of the keys themselves", file=sys.stderr)
 
 
 def _only_in_empty_files(con: duckdb.DuckDBPyConnection, source: LogSource,

@@ -245,3 +245,14 @@ def test_a_column_only_in_files_without_rows_says_so(tmp_path: Path) -> None:
                      "request_id", "--out", str(tmp_path / "w.json"))
     assert result.code == 1
     assert "column 'request_id' is only in log files without rows" in result.stderr
+
+
+def test_whole_floating_point_keys_get_a_warning(tmp_path: Path) -> None:
+    # What pandas writes for an integer column with a missing value: float64, keys '3.0'.
+    floats = _write(tmp_path / "f.parquet", {"key": [3.0, None, 4.0, 3.0]})
+    result = run_cli("export", "--logs", str(floats), "--out", str(tmp_path / "w.json"))
+    assert result.code == 0, result.stderr
+    assert "every key is a whole number" in result.stderr
+    fractions = _write(tmp_path / "g.parquet", {"key": [3.5, 4.0]})
+    result = run_cli("export", "--logs", str(fractions), "--out", str(tmp_path / "v.json"))
+    assert result.code == 0 and "whole number" not in result.stderr

@@ -251,7 +251,7 @@ def _copy_into(tmp: str, target: Path) -> None:
         with open(tmp, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
     except OSError as e:
-        raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
+        raise _cannot_write(target, e) from e
 
 
 def _temp_beside(target: Path, stream: bool = False) -> str:
@@ -266,7 +266,7 @@ def _temp_beside(target: Path, stream: bool = False) -> str:
         fd, tmp = tempfile.mkstemp(prefix=f".{_safe_name(target.name)}.", suffix=".tmp",
                                    dir=None if stream else target.parent)
     except OSError as e:
-        raise InputError(f"cannot write {str(target)!r}: {e.strerror or e}") from e
+        raise _cannot_write(target, e) from e
     os.close(fd)
     return tmp
 
